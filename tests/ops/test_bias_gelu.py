@@ -91,13 +91,17 @@ def _noncontiguous_inputs(device, dtype):
         "strided bias": (base[:, :64], bias_base[::2]),
         "broadcast rows (stride 0)": (randn((64,), dtype, device).expand(7, 64),
                                       bias_base[:64]),
+        # contiguous, but one element past a 16-byte boundary: no vector loads
+        "contiguous at an odd offset": (randn((7 * 64 + 1,), dtype, device)[1:].view(7, 64),
+                                        bias_base[:64]),
     }
 
 
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("case", ["transposed", "column slice, odd offset", "row stride 2",
-                                  "strided bias", "broadcast rows (stride 0)"])
+                                  "strided bias", "broadcast rows (stride 0)",
+                                  "contiguous at an odd offset"])
 def test_noncontiguous_inputs(device, dtype, case):
     x, bias = _noncontiguous_inputs(device, dtype)[case]
     x = x.detach().requires_grad_()
