@@ -1,6 +1,11 @@
 // Input checks shared by every operator. Each message names the operator, the argument,
 // what was expected and what came, in Python's words (torch.float32, not Float), and
 // torchlab/ops/_checks.py words the fake kernels' checks the same way.
+//
+// Messages are assembled from strings only; numbers go through std::to_string. Streaming
+// an integer into the message (operator<< on int64_t) crashed an extension built on the
+// H100 machine's toolchain, whose shared library carried its own, never initialised copy
+// of libstdc++'s locale facets.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,6 +18,15 @@ namespace torchlab {
 
 inline std::string dtype_name(at::ScalarType dtype) {
   return "torch." + std::string(c10::getDtypeNames(dtype).first);
+}
+
+// "[2, 3]", as Python prints a shape.
+inline std::string shape_name(at::IntArrayRef sizes) {
+  std::string name = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    name += (i ? ", " : "") + std::to_string(sizes[i]);
+  }
+  return name + "]";
 }
 
 // The dtypes every torchlab kernel is instantiated for.
@@ -38,16 +52,16 @@ inline void check_same_device(
     const char* op, const char* name, const at::Tensor& t, const char* like_name,
     const at::Tensor& like) {
   TORCH_CHECK(
-      t.device() == like.device(), op, ": expected ", name, " on device ", like.device(),
-      " (the device of ", like_name, "), got ", t.device());
+      t.device() == like.device(), op, ": expected ", name, " on device ", like.device().str(),
+      " (the device of ", like_name, "), got ", t.device().str());
 }
 
 inline void check_same_shape(
     const char* op, const char* name, const at::Tensor& t, const char* like_name,
     const at::Tensor& like) {
   TORCH_CHECK(
-      t.sizes() == like.sizes(), op, ": expected ", name, " of shape ", like.sizes(),
-      " (the shape of ", like_name, "), got ", t.sizes());
+      t.sizes() == like.sizes(), op, ": expected ", name, " of shape ",
+      shape_name(like.sizes()), " (the shape of ", like_name, "), got ", shape_name(t.sizes()));
 }
 
 }  // namespace torchlab

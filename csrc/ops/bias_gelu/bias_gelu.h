@@ -43,8 +43,8 @@ inline void check_inputs(const at::Tensor& x, const at::Tensor& bias) {
   check_same_device(op, "bias", bias, "x", x);
   TORCH_CHECK(x.dim() >= 1, op, ": expected x to have at least 1 dimension, got a 0-d tensor");
   TORCH_CHECK(
-      bias.dim() == 1 && bias.size(0) == x.size(-1), op, ": expected bias of shape [",
-      x.size(-1), "] (the last dimension of x), got ", bias.sizes());
+      bias.dim() == 1 && bias.size(0) == x.size(-1), op, ": expected bias of shape ",
+      shape_name({x.size(-1)}), " (the last dimension of x), got ", shape_name(bias.sizes()));
 }
 
 inline void check_backward_inputs(

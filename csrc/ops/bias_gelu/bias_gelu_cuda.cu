@@ -5,8 +5,12 @@
 // vector's columns and walks down the rows: its slice of bias is loaded once, and in the
 // backward its share of grad_bias is summed in registers, for free. Threads are numbered
 // row-major over [lanes, cols / VEC], so thread t starts at vector t (a warp reads 512
-// contiguous bytes) and steps `lanes` rows at a time. The grid is one wave of resident
-// threads; each thread keeps kUnroll rows of loads in flight.
+// contiguous bytes) and steps `lanes` rows at a time, kUnroll rows of loads in flight.
+//
+// How many lanes (one_pass_layout, one_wave_layout): the forward covers x in one go, kUnroll rows per
+// thread; the backward runs one wave of resident threads that loop, so that there are few
+// partial grad_bias sums. Measured on the H100 at 32768x8192, fp32: the forward ran at
+// 94% of the copy bandwidth with one looping wave and at 99% with the one-go grid.
 //
 // grad_bias: each thread writes its column sums to partial[lane, cols]; a second kernel
 // adds the lanes in a fixed order, so the result is deterministic.
@@ -156,11 +160,17 @@ bool can_vectorize(int64_t cols, std::initializer_list<const at::Tensor*> tensor
   return true;
 }
 
+// Lanes for the forward: every thread takes kUnroll rows once.
 template <int VEC>
-Layout make_layout(int64_t rows, int64_t cols, int64_t resident) {
+Layout one_pass_layout(int64_t rows, int64_t cols) {
+  return {rows, cols, cols / VEC, ceil_div(rows, kUnroll)};
+}
+
+// Lanes for the backward: as many as fill the GPU once (at least one, at most one a row).
+template <int VEC>
+Layout one_wave_layout(int64_t rows, int64_t cols, int64_t resident_threads) {
   const int64_t row_vecs = cols / VEC;
-  const int64_t lanes = std::clamp<int64_t>(resident / row_vecs, 1, rows);
-  return {rows, cols, row_vecs, lanes};
+  return {rows, cols, row_vecs, std::clamp<int64_t>(resident_threads / row_vecs, 1, rows)};
 }
 
 int64_t rows_of(const at::Tensor& x) {
@@ -169,11 +179,9 @@ int64_t rows_of(const at::Tensor& x) {
 
 template <typename scalar_t, int VEC, Approximate A>
 void launch_forward(const at::Tensor& x, const at::Tensor& bias, at::Tensor& out) {
-  constexpr auto kernel = forward_kernel<scalar_t, VEC, A>;
-  const Layout layout =
-      make_layout<VEC>(rows_of(x), x.size(-1), resident_threads<kernel>(kThreads));
+  const Layout layout = one_pass_layout<VEC>(rows_of(x), x.size(-1));
   const int64_t blocks = ceil_div(layout.lanes * layout.row_vecs, kThreads);
-  kernel<<<blocks, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+  forward_kernel<scalar_t, VEC, A><<<blocks, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
       x.const_data_ptr<scalar_t>(), bias.const_data_ptr<scalar_t>(),
       out.mutable_data_ptr<scalar_t>(), layout);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -185,7 +193,7 @@ void launch_backward(const at::Tensor& grad_out, const at::Tensor& x, const at::
   using acc_t = at::opmath_type<scalar_t>;
   constexpr auto kernel = backward_kernel<scalar_t, VEC, A>;
   const Layout layout =
-      make_layout<VEC>(rows_of(x), x.size(-1), resident_threads<kernel>(kThreads));
+      one_wave_layout<VEC>(rows_of(x), x.size(-1), resident_threads<kernel>(kThreads));
   const at::Tensor partial =
       at::empty({layout.lanes, layout.cols}, x.options().dtype(at::toOpMathType(x.scalar_type())));
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
