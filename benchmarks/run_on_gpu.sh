@@ -11,6 +11,7 @@ export PYTHONUNBUFFERED=1
 status=0
 
 python3 -m pip install -q --no-build-isolation --no-deps -e . 2>&1 | tail -5 || exit 1
+python3 -m torchlab.cli doctor 2>&1 | tee "$out/doctor.log" || status=1
 python3 -m pytest -q -rs tests 2>&1 | tee "$out/gpu-tests.log" | tail -15 || status=1
 if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 1 python3 benchmarks/sanitize_bias_gelu.py \
