@@ -1,3 +1,5 @@
+import secrets
+
 import pytest
 import torch
 
@@ -15,7 +17,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _seed():
-    # A new seed every test (inputs stay fresh across runs), printed on failure.
-    seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    # Fresh inputs on every run (torch's own start-up seed is fixed); pytest shows the
+    # printed seed with a failure, so torch.manual_seed(seed) reproduces it.
+    seed = secrets.randbits(31)
+    print(f"torch.manual_seed({seed})")
     torch.manual_seed(seed)
     yield seed
