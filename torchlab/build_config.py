@@ -77,11 +77,6 @@ def has_cuda_library_headers(include_dir: str) -> bool:
 
 def pip_cuda_include_dirs(site_packages: list[str]) -> list[str]:
     """Include folders of the nvidia-* wheels that a CUDA build of torch brings along."""
-    found = []
-    for site in site_packages:
-        patterns = ("nvidia/cu*/include", "nvidia/*/include")
-        for pattern in patterns:
-            for folder in sorted(glob.glob(os.path.join(site, pattern))):
-                if has_cuda_library_headers(folder) and folder not in found:
-                    found.append(folder)
-    return found
+    return [folder for site in site_packages
+            for folder in sorted(glob.glob(os.path.join(site, "nvidia", "*", "include")))
+            if has_cuda_library_headers(folder)]

@@ -1,0 +1,55 @@
+import pytest
+
+from torchlab import build_config as bc
+
+
+def test_cuda_is_built_when_torch_and_toolkit_allow():
+    decision = bc.decide_cuda(None, "13.0", "/usr/local/cuda")
+    assert decision.enabled and "13.0" in decision.reason
+
+
+@pytest.mark.parametrize("torch_cuda, cuda_home, why", [
+    (None, "/usr/local/cuda", "CPU-only build"),
+    ("13.0", None, "no CUDA toolkit found"),
+])
+def test_cuda_is_left_out_with_the_reason(torch_cuda, cuda_home, why):
+    decision = bc.decide_cuda("", torch_cuda, cuda_home)
+    assert not decision.enabled and why in decision.reason
+
+
+def test_switch_0_turns_cuda_off():
+    assert not bc.decide_cuda("0", "13.0", "/usr/local/cuda").enabled
+
+
+def test_switch_1_fails_loudly_when_cuda_cannot_be_built():
+    with pytest.raises(bc.BuildConfigError, match="TORCHLAB_CUDA=1 but .*CPU-only build"):
+        bc.decide_cuda("1", None, "/usr/local/cuda")
+    assert bc.decide_cuda("1", "13.0", "/usr/local/cuda").enabled
+
+
+def test_switch_rejects_other_values():
+    with pytest.raises(bc.BuildConfigError, match="must be 0 or 1"):
+        bc.decide_cuda("yes", "13.0", "/usr/local/cuda")
+
+
+def test_arch_list_prefers_the_users_setting():
+    assert bc.cuda_arch_list("8.6", [(9, 0)]) == ("8.6", "TORCH_CUDA_ARCH_LIST is set")
+
+
+def test_arch_list_follows_visible_gpus_with_hopper_as_9_0a():
+    archs, source = bc.cuda_arch_list(None, [(9, 0), (8, 0), (9, 0)])
+    assert archs == "8.0;9.0a" and source == "the visible GPUs"
+    assert bc.cuda_arch_list(None, [(8, 9)])[0] == "8.9"
+
+
+def test_arch_list_without_gpu_is_ampere_and_hopper():
+    assert bc.cuda_arch_list(None, [])[0] == "8.0;9.0a"
+
+
+def test_pip_cuda_include_dirs_finds_the_cublas_headers(tmp_path):
+    with_headers = tmp_path / "nvidia" / "cu13" / "include"
+    with_headers.mkdir(parents=True)
+    (with_headers / "cublas_v2.h").write_text("")
+    (tmp_path / "nvidia" / "cudnn" / "include").mkdir(parents=True)  # no cuBLAS there
+    assert bc.pip_cuda_include_dirs([str(tmp_path)]) == [str(with_headers)]
+    assert bc.pip_cuda_include_dirs([str(tmp_path / "elsewhere")]) == []
