@@ -29,3 +29,20 @@ def has_python_fake(op_name: str) -> bool:
         return singleton.find(op_name).fake_impl.kernel is not None
     except Exception:  # the registry moved or changed shape: report "no fake" rather than crash
         return False
+
+
+def dispatch_keys(tensor: torch.Tensor) -> list[str]:
+    """The dispatch keys a tensor carries, e.g. ["CPU", "ADInplaceOrView", "AutogradCPU"]."""
+    text = str(torch._C._dispatch_keys(tensor))  # "DispatchKeySet(CPU, AutogradCPU, ...)"
+    inside = text[text.index("(") + 1:text.rindex(")")]
+    return [key.strip() for key in inside.split(",") if key.strip()]
+
+
+def dispatch_table(op_name: str) -> dict[str, str]:
+    """The operator's computed dispatch table: dispatch key -> where its kernel comes from."""
+    table = {}
+    for line in torch._C._dispatch_dump_table(op_name).splitlines():
+        key, _, source = line.partition(": ")
+        if source:
+            table[key.strip()] = source.strip()
+    return table
