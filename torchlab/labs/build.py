@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -21,9 +22,13 @@ def build(prefix: str, sources: list[Path]) -> object:
 
     The namespace (LAB_NAMESPACE in the sources) is ``prefix`` plus a hash of the sources, so
     that a learner's edited file and the reference can both be loaded in one process, and an
-    unchanged file is not rebuilt.
+    unchanged file is not rebuilt. Builds are cached under TORCHLAB_CACHE (default
+    ~/.cache/torchlab).
     """
-    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+    # The torch and Python versions are part of the hash: a library built against one torch
+    # must never be loaded by another.
+    built_for = f"{torch.__version__} {sys.version_info[:2]}".encode()
+    digest = hashlib.sha1(built_for + b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     namespace = f"{prefix}_{digest}"
     if not _compat.operator_names(namespace):
         build_dir = cache_dir() / "build" / namespace
