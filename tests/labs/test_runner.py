@@ -27,6 +27,12 @@ def test_stub_out_keeps_the_brief_and_drops_the_reference():
     assert stub.startswith("int f(int x) {") and stub.rstrip().endswith("}")
 
 
+def test_stub_out_can_leave_a_registration_empty():
+    source = "TORCH_LIBRARY(ns, m) {\n  // EXERCISE schema [empty]: define it.\n  m.def(\"f() -> ()\");\n  // END EXERCISE\n}\n"
+    stub = runner.stub_out(source)
+    assert "m.def" not in stub and "TORCH_CHECK" not in stub and "// END EXERCISE" in stub
+
+
 def test_stub_out_rejects_an_unclosed_exercise():
     with pytest.raises(ValueError, match="exercise f has no // END EXERCISE"):
         runner.stub_out("// EXERCISE f: brief\nint x;\n")
@@ -36,7 +42,7 @@ def test_stub_out_rejects_an_unclosed_exercise():
 def test_every_lab_runs_through_and_records_progress(number, capsys):
     assert main(["lab", "run", str(number), "--all"]) == 0
     out = capsys.readouterr().out
-    assert "0 failed" in out and "FAILED" not in out
+    assert "0 failed" in out and "[FAILED" not in out
     assert runner.load_progress()[f"{number:02d}"]["lesson"] == "passed"
 
 
@@ -69,8 +75,9 @@ def test_the_untouched_stubs_fail_every_task(number, tmp_path, capsys):
     assert main(["lab", "check", str(number), "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     _, tasks = runner.load_tasks(number)
+    assert "[pass]" not in out
     for task in tasks:
-        assert f"[FAIL] {task.name}: exercise {task.name}: not written yet" in out
+        assert f"[FAIL] {task.name}: " in out
         assert runner.load_progress()[f"{number:02d}"][f"task {task.name}"] == "failed"
 
 

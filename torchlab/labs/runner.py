@@ -17,7 +17,10 @@ from types import ModuleType
 
 from torchlab.labs.lesson import Lab, StepResult
 
-EXERCISE_BEGIN = re.compile(r"^(\s*)// EXERCISE (\w+):")
+# "// EXERCISE name:" starts a region whose code the stub replaces with a failing check;
+# "// EXERCISE name [empty]:" one the stub leaves empty (registrations, which run as the
+# library loads and must not throw).
+EXERCISE_BEGIN = re.compile(r"^(\s*)// EXERCISE (\w+)( \[empty\])?:")
 EXERCISE_END = re.compile(r"^\s*// END EXERCISE")
 
 
@@ -166,8 +169,10 @@ def stub_out(source: str) -> str:
         elif exercise is None:
             out.append(line)
         elif EXERCISE_END.match(line):
-            indent, name = exercise.group(1), exercise.group(2)
-            out += [f'{indent}TORCH_CHECK(false, "exercise {name}: not written yet");', line]
+            indent, name, empty = exercise.groups()
+            if not empty:
+                out.append(f'{indent}TORCH_CHECK(false, "exercise {name}: not written yet");')
+            out.append(line)
             exercise = None
         elif in_brief and line.lstrip().startswith("//"):
             out.append(line)
