@@ -50,8 +50,8 @@ def extension():
     arch_list, why = config.cuda_arch_list(os.environ.get(config.ARCH_LIST_VAR), gpus)
     os.environ[config.ARCH_LIST_VAR] = arch_list
     print(f"torchlab: building for TORCH_CUDA_ARCH_LIST={arch_list} ({why})")
-    if not config.has_cuda_library_headers(os.path.join(cpp_extension.CUDA_HOME, "include")):
-        include_dirs += config.pip_cuda_include_dirs(site.getsitepackages())
+    include_dirs += config.cuda_library_include_dirs(cpp_extension.CUDA_HOME,
+                                                     site.getsitepackages())
     return cpp_extension.CUDAExtension(
         "torchlab._C", sources + relative_glob("csrc/ops/*/*_cuda.cu"),
         include_dirs=include_dirs,

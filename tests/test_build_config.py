@@ -46,10 +46,38 @@ def test_arch_list_without_gpu_is_ampere_and_hopper():
     assert bc.cuda_arch_list(None, [])[0] == "8.0;9.0a"
 
 
-def test_pip_cuda_include_dirs_finds_the_cublas_headers(tmp_path):
-    with_headers = tmp_path / "nvidia" / "cu13" / "include"
-    with_headers.mkdir(parents=True)
-    (with_headers / "cublas_v2.h").write_text("")
-    (tmp_path / "nvidia" / "cudnn" / "include").mkdir(parents=True)  # no cuBLAS there
-    assert bc.pip_cuda_include_dirs([str(tmp_path)]) == [str(with_headers)]
-    assert bc.pip_cuda_include_dirs([str(tmp_path / "elsewhere")]) == []
+def _wheel_include(site, name, *headers):
+    folder = site / "nvidia" / name / "include"
+    folder.mkdir(parents=True)
+    for header in headers:
+        (folder / header).write_text("")
+    return str(folder)
+
+
+def test_library_headers_come_from_the_toolkit_when_it_has_them(tmp_path):
+    toolkit = tmp_path / "cuda"
+    (toolkit / "include").mkdir(parents=True)
+    (toolkit / "include" / "cublas_v2.h").write_text("")
+    site = tmp_path / "site"
+    _wheel_include(site, "cu13", "cublas_v2.h")
+    assert bc.cuda_library_include_dirs(str(toolkit), [str(site)]) == [str(toolkit / "include")]
+
+
+def test_library_headers_from_cuda13_wheels(tmp_path):
+    site = tmp_path / "site"
+    cu13 = _wheel_include(site, "cu13", "cublas_v2.h", "cusparse.h")
+    assert bc.cuda_library_include_dirs(str(tmp_path / "bare"), [str(site)]) == [cu13]
+
+
+def test_library_headers_from_cuda12_wheels_take_every_library_folder(tmp_path):
+    site = tmp_path / "site"
+    folders = [_wheel_include(site, "cublas", "cublas_v2.h"),
+               _wheel_include(site, "cusolver", "cusolverDn.h"),
+               _wheel_include(site, "cusparse", "cusparse.h")]
+    assert bc.cuda_library_include_dirs(str(tmp_path / "bare"), [str(site)]) == folders
+
+
+def test_no_library_headers_anywhere(tmp_path):
+    site = tmp_path / "site"
+    _wheel_include(site, "cudnn", "cudnn.h")
+    assert bc.cuda_library_include_dirs(str(tmp_path / "bare"), [str(site)]) == []

@@ -71,12 +71,20 @@ def cuda_arch_list(env_value: str | None, capabilities: list[tuple[int, int]]) -
 
 
 def has_cuda_library_headers(include_dir: str) -> bool:
-    """torch's CUDA headers include cuBLAS and cuSPARSE; a compiler-only toolkit lacks them."""
     return os.path.exists(os.path.join(include_dir, "cublas_v2.h"))
 
 
-def pip_cuda_include_dirs(site_packages: list[str]) -> list[str]:
-    """Include folders of the nvidia-* wheels that a CUDA build of torch brings along."""
-    return [folder for site in site_packages
-            for folder in sorted(glob.glob(os.path.join(site, "nvidia", "*", "include")))
-            if has_cuda_library_headers(folder)]
+def cuda_library_include_dirs(cuda_home: str, site_packages: list[str]) -> list[str]:
+    """Where the CUDA library headers that torch's CUDA headers include (cuBLAS, cuSPARSE,
+    cuSOLVER) are: the toolkit's include folder if it has them; else, since a compiler-only
+    toolkit lacks them, the include folders of the nvidia-* wheels installed with a CUDA
+    build of torch (one folder for CUDA 13, one a library for CUDA 12); else none.
+    """
+    toolkit = os.path.join(cuda_home, "include")
+    if has_cuda_library_headers(toolkit):
+        return [toolkit]
+    for site in site_packages:
+        wheels = sorted(glob.glob(os.path.join(site, "nvidia", "*", "include")))
+        if any(has_cuda_library_headers(folder) for folder in wheels):
+            return wheels
+    return []

@@ -144,10 +144,10 @@ def _nvcc_version(cuda_home: str | None) -> str | None:
 
 
 def _cuda_headers_dir(cuda_home: str | None) -> str | None:
-    toolkit = [os.path.join(cuda_home, "include")] if cuda_home else []
-    candidates = toolkit + build_config.pip_cuda_include_dirs(site.getsitepackages())
-    found = (folder for folder in candidates if build_config.has_cuda_library_headers(folder))
-    return next(found, None)
+    if cuda_home is None:
+        return None
+    found = build_config.cuda_library_include_dirs(cuda_home, site.getsitepackages())
+    return found[0] if found else None
 
 
 def _gpu_capabilities() -> list[tuple[int, int]]:
@@ -273,7 +273,7 @@ def check_build_tools(facts: Facts) -> Iterator[Finding]:
     else:
         yield Finding("C++ compiler", "warn",
                       f"`{facts.cxx} --version` did not run: the extension cannot be built",
-                      "install a C++17 compiler (g++ or clang++), or set CXX to one")
+                      "install a C++20 compiler (g++ 10+ or clang++ 10+), or set CXX to one")
 
 
 def check_build_plan(facts: Facts) -> Iterator[Finding]:
