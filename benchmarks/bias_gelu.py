@@ -1,7 +1,7 @@
 """Times bias_gelu on the GPU against native PyTorch (eager and torch.compile), beside the
 device-copy ceiling measured in the same run. Writes JSON and Markdown to --out.
 
-    python benchmarks/bias_gelu.py --out benchmarks/results/h100
+    python benchmarks/bias_gelu.py --out benchmarks/results/local
 
 Bytes moved, the minimum each mode must move: forward reads x and bias and writes the
 output; backward reads x and grad_out and writes grad_x (bias and grad_bias, one row each,
@@ -168,5 +168,5 @@ def markdown(result) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="benchmarks/results/h100")
+    parser.add_argument("--out", default="benchmarks/results/local")
     run(parser.parse_args().out)

@@ -14,7 +14,7 @@ for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
             bias = torch.randn(shape[-1], device="cuda", dtype=dtype)
             torchlab.bias_gelu(x, bias, approximate=approximate)
             torch.ops.torchlab.bias_gelu_backward(x, x, bias, approximate=approximate)
-            # contiguous, but 2 bytes past a 16-byte boundary: the one-element path
+            # contiguous, but one element past a 16-byte boundary: the one-element path
             shifted = torch.randn(x.numel() + 1, device="cuda", dtype=dtype)[1:].view(shape)
             torchlab.bias_gelu(shifted, bias, approximate=approximate)
             torch.ops.torchlab.bias_gelu_backward(shifted, shifted, bias, approximate=approximate)

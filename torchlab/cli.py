@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("number", type=int, metavar="N")
     run.add_argument("--step", type=int, metavar="K", help="run step K only")
     run.add_argument("--all", action="store_true",
-                     help="run straight through; exit status 1 if any check fails")
+                     help="run straight through, without waiting between steps")
     exercise = labs.add_parser("exercise", help="write lab N's exercise workspace")
     exercise.add_argument("number", type=int, metavar="N")
     exercise.add_argument("--dir", help="where (default ./torchlab-exercises/NN_topic)")

@@ -9,6 +9,14 @@ def _private_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHLAB_HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_build_cache(tmp_path_factory):
+    # The labs' C++ builds, once for the session, outside the user's ~/.cache.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHLAB_CACHE", str(tmp_path_factory.mktemp("build-cache")))
+        yield
+
+
 def test_stub_out_keeps_the_brief_and_drops_the_reference():
     source = "\n".join([
         "int f(int x) {",

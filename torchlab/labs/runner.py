@@ -70,11 +70,11 @@ class Task:
 
 def load_tasks(number: int) -> tuple[list[Path], list[Task]]:
     """The lab's exercise sources and tasks (tasks.py: SOURCES and TASKS); none if it has none."""
-    path = lab_folder(number) / "tasks.py"
-    if not path.exists():
+    folder = lab_folder(number)
+    if not (folder / "tasks.py").exists():
         return [], []
-    module = _import(path, f"torchlab_lab{number:02d}_tasks")
-    return [lab_folder(number) / s for s in module.SOURCES], module.TASKS
+    module = _import(folder / "tasks.py", f"torchlab_lab{number:02d}_tasks")
+    return [folder / source for source in module.SOURCES], module.TASKS
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def record(number: int, key: str, value: str) -> None:
 
 def list_labs() -> int:
     progress = load_progress()
-    for number, folder in lab_folders().items():
+    for number in lab_folders():
         lab = load_lab(number)
         _, tasks = load_tasks(number)
         mine = progress.get(f"{number:02d}", {})

@@ -160,7 +160,7 @@ bool can_vectorize(int64_t cols, std::initializer_list<const at::Tensor*> tensor
   return true;
 }
 
-// Lanes for the forward: every thread takes kUnroll rows once.
+// Lanes for the forward: every thread takes kUnroll rows once (its row loop runs once).
 template <int VEC>
 Layout one_pass_layout(int64_t rows, int64_t cols) {
   return {rows, cols, cols / VEC, ceil_div(rows, kUnroll)};
