@@ -6,6 +6,7 @@ truth about what it mutates, a fake kernel that computes output shapes without d
 breaks them one at a time and watches it catch each.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -137,31 +138,43 @@ def cpp_operator():
 
 @lab.step("A kernel on the default stream breaks CUDA graphs", needs="cuda")
 def default_stream_under_cuda_graphs():
-    """A CUDA graph records the work queued on the capturing stream. A kernel that launches
-    on the default stream instead of torch's current stream escapes the capture: CUDA refuses
-    the launch while another stream captures (or, outside capture, races with it). That is
-    why torchlab's kernels launch on at::cuda::getCurrentCUDAStream()."""
-    x = torch.randn(1024, device="cuda")
+    """A CUDA graph records the work queued on the capturing stream. A kernel launched on
+    the default stream instead of torch's current stream escapes the capture: depending on
+    the stream flags and the capture mode, CUDA either refuses the launch, or runs it once,
+    right away, and leaves it out of the graph, so that every replay silently skips it. That
+    is why torchlab's kernels launch on at::cuda::getCurrentCUDAStream()."""
+    x = torch.ones(1024, device="cuda")
     graph = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.graph(graph):
-            with torch.cuda.stream(torch.cuda.default_stream()):  # what a careless kernel does
-                x.mul_(2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "The CUDA Graph is empty": the point here
+            with torch.cuda.graph(graph):
+                with torch.cuda.stream(torch.cuda.default_stream()):  # a careless kernel
+                    x.mul_(2)
         refused = False
     except RuntimeError as error:
-        print(str(error).splitlines()[0][:120])
+        print("refused:", str(error).splitlines()[0][:100])
         refused = True
     torch.cuda.synchronize()
-    check(refused, "work on the default stream during capture is refused")
+    if not refused:
+        print(f"after the capture, x = {x[0].item():g} (the kernel ran once, eagerly)")
+        graph.replay()
+        torch.cuda.synchronize()
+        print(f"after a replay,    x = {x[0].item():g}")
+    check(refused or bool((x == 2).all()),
+          "the default-stream kernel is not in the graph: refused, or skipped by replays")
+
+    x = torch.randn(1024, device="cuda")
     bias = torch.randn(1024, device="cuda")
     torchlab.bias_gelu(x, bias)  # warm up outside the capture
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         out = torchlab.bias_gelu(x, bias)
+    x.copy_(torch.randn_like(x))  # new input, same memory: a replay must recompute
     graph.replay()
     torch.cuda.synchronize()
     check(torch.equal(out, torchlab.bias_gelu(x, bias)),
-          "bias_gelu, on the current stream, captures and replays")
+          "bias_gelu, on the current stream, is in the graph: a replay recomputes it")
 
 
 if __name__ == "__main__":
