@@ -1,17 +1,31 @@
-"""Timing kernels with CUDA events.
+"""Timing a piece of work, on the GPU with CUDA events or on the CPU with a wall clock.
 
-Each repetition runs after the L2 cache is flushed (a write of twice its size, outside the
-timed region), between two events on the current stream; the median of the repetitions is
-the figure to quote, with the spread beside it.
+Every repetition starts with cold caches: the L2 (GPU) or the last-level cache (CPU) is
+flushed by writing a buffer larger than it, outside the timed region. The median of the
+repetitions is the figure to quote, with the spread beside it. The number of repetitions
+adapts to the work's length, so short work gets enough of them for a stable median.
+
+Launch-bound work, whose kernels the CPU queues no faster than the GPU runs them (Python
+and launch overhead; small shapes), is timed again as a CUDA graph replay, which takes the
+CPU's cost out: ``method="graph"``, with the events' median kept beside it (``events_ms``:
+what eager code pays).
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+# Repetitions: enough to fill this much measured time, within [MIN_REPS, MAX_REPS].
+TARGET_SECONDS = 0.25
+MIN_REPS, MAX_REPS = 20, 500
+# Launch-bound: the CPU takes at least this share of the GPU time to queue the work.
+LAUNCH_BOUND_CPU_SHARE = 0.5
+CPU_FLUSH_BYTES = 64 << 20  # larger than the last-level cache of the CPUs torchlab targets
 
 
 @dataclass(frozen=True)
@@ -20,11 +34,21 @@ class Timing:
     min_ms: float
     max_ms: float
     reps: int
+    method: str  # "events", "graph" or "wall clock"
+    events_ms: float | None = None  # for "graph": the median by events, launch cost included
 
     @property
     def spread(self) -> float:
         """(max - min) / median."""
-        return (self.max_ms - self.min_ms) / self.median_ms
+        return (self.max_ms - self.min_ms) / self.median_ms if self.median_ms else 0.0
+
+
+def _summary(times_ms: list[float], method: str) -> Timing:
+    return Timing(statistics.median(times_ms), min(times_ms), max(times_ms), len(times_ms), method)
+
+
+def _reps_for(estimate_ms: float) -> int:
+    return int(min(MAX_REPS, max(MIN_REPS, TARGET_SECONDS * 1e3 / max(estimate_ms, 1e-3))))
 
 
 def _l2_flush_buffer() -> torch.Tensor:
@@ -32,63 +56,78 @@ def _l2_flush_buffer() -> torch.Tensor:
     return torch.empty(2 * max(l2_bytes, 1 << 20), dtype=torch.uint8, device="cuda")
 
 
-def time_cuda(fn: Callable[[], object], *, warmup: int = 5, reps: int = 30,
-              flush_l2: bool = True) -> Timing:
-    """Time ``fn`` (work queued on the current CUDA stream) over ``reps`` repetitions."""
-    flush = _l2_flush_buffer() if flush_l2 else None
-    for _ in range(warmup):
-        fn()
+def _time_events(fn: Callable[[], object], flush: torch.Tensor,
+                 reps: int) -> tuple[list[float], list[float]]:
+    """GPU times by events, and the CPU's time to queue each repetition (both in ms)."""
     events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
               for _ in range(reps)]
+    queue_ms = []
     for start, end in events:
-        if flush is not None:
-            flush.zero_()
+        flush.zero_()  # keeps the GPU busy while the CPU queues fn
+        begin = time.perf_counter()
         start.record()
         fn()
         end.record()
+        queue_ms.append((time.perf_counter() - begin) * 1e3)
     torch.cuda.synchronize()
-    times = [start.elapsed_time(end) for start, end in events]
-    return Timing(statistics.median(times), min(times), max(times), reps)
+    return [start.elapsed_time(end) for start, end in events], queue_ms
 
 
-def copy_bandwidth(nbytes: int = 1 << 30, **kwargs) -> tuple[float, Timing]:
-    """The device-to-device copy ceiling in GB/s (bytes read + bytes written)."""
-    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda").random_()
-    dst = torch.empty_like(src)
-    timing = time_cuda(lambda: dst.copy_(src), **kwargs)
-    return 2 * nbytes / timing.median_ms / 1e6, timing
-
-
-def gpu_environment() -> dict:
-    """The GPU's identity, clocks, temperature and power (nvidia-ml-py), and the software."""
-    import platform
-
-    env = {
-        "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
-        "gpu": torch.cuda.get_device_name(), "sms": torch.cuda.get_device_properties(0).multi_processor_count,
-    }
+def _capture(fn: Callable[[], object]) -> torch.cuda.CUDAGraph | None:
+    """fn captured as a CUDA graph, or None where it cannot be (a sync inside, say)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # capture needs warm-up on a side stream
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
     try:
-        import pynvml
-    except ImportError:
-        env["nvml"] = "nvidia-ml-py is not installed"
-        return env
-    pynvml.nvmlInit()
-    try:
-        handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
-        clock = pynvml.nvmlDeviceGetClockInfo
-        max_clock = pynvml.nvmlDeviceGetMaxClockInfo
-        env.update({
-            "driver": pynvml.nvmlSystemGetDriverVersion(),
-            "sm_clock_mhz": clock(handle, pynvml.NVML_CLOCK_SM),
-            "sm_clock_max_mhz": max_clock(handle, pynvml.NVML_CLOCK_SM),
-            "mem_clock_mhz": clock(handle, pynvml.NVML_CLOCK_MEM),
-            "temperature_c": pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU),
-            "power_w": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000,
-        })
-        # Theoretical peak: memory clock x 2 (double data rate) x bus width.
-        bus_bits = pynvml.nvmlDeviceGetMemoryBusWidth(handle)
-        mem_max = max_clock(handle, pynvml.NVML_CLOCK_MEM)
-        env["peak_bandwidth_gbps"] = mem_max * 1e6 * 2 * bus_bits / 8 / 1e9
-    finally:
-        pynvml.nvmlShutdown()
-    return env
+        with torch.cuda.graph(graph):
+            fn()
+    except RuntimeError:
+        torch.cuda.synchronize()
+        return None
+    return graph
+
+
+def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int | None = None,
+              graph_if_launch_bound: bool = True) -> Timing:
+    """Time ``fn`` (work queued on the current CUDA stream); ``reps=None`` adapts them."""
+    flush = _l2_flush_buffer()
+    for _ in range(warmup):
+        fn()
+    times, queue_ms = _time_events(fn, flush, 3)
+    estimate = statistics.median(times)
+    times, queue_ms = _time_events(fn, flush, reps or _reps_for(estimate))
+    timing = _summary(times, "events")
+    launch_bound = statistics.median(queue_ms) >= LAUNCH_BOUND_CPU_SHARE * timing.median_ms
+    if graph_if_launch_bound and launch_bound:
+        graph = _capture(fn)
+        if graph is not None:
+            times, _ = _time_events(graph.replay, flush, reps or _reps_for(estimate))
+            graph_timing = _summary(times, "graph")
+            timing = Timing(graph_timing.median_ms, graph_timing.min_ms, graph_timing.max_ms,
+                            graph_timing.reps, "graph", events_ms=timing.median_ms)
+    return timing
+
+
+def time_cpu(fn: Callable[[], object], *, warmup: int = 2, reps: int | None = None) -> Timing:
+    """Time ``fn`` on the CPU by the wall clock, caches flushed before each repetition."""
+    flush = torch.empty(CPU_FLUSH_BYTES, dtype=torch.uint8)
+    for _ in range(warmup):
+        fn()
+
+    def once() -> float:
+        flush.zero_()
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) * 1e3
+
+    estimate = statistics.median(once() for _ in range(3))
+    return _summary([once() for _ in range(reps or _reps_for(estimate))], "wall clock")
+
+
+def time_on(device: str, fn: Callable[[], object], *, graph_if_launch_bound: bool = True) -> Timing:
+    if device == "cuda":
+        return time_cuda(fn, graph_if_launch_bound=graph_if_launch_bound)
+    return time_cpu(fn)

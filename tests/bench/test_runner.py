@@ -1,0 +1,118 @@
+"""The benchmark runner: every provider checked against the float64 reference before it is
+timed; wrong or failing providers reported, never timed; records complete."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+import torch
+
+from torchlab.bench import runner, spec
+
+RECORD_FIELDS = {"op", "provider", "version", "mode", "dtype", "shape", "median_ms", "gbps",
+                 "tflops", "pct_of_ceiling", "speedup_vs_eager", "speedup_vs_compile"}
+
+
+def tiny(base: spec.BenchSpec, **changes) -> spec.BenchSpec:
+    """The spec with two small cases, so that a run takes a moment."""
+    def cases(shape_set, device):
+        return [spec.Case((3, 8), {"approximate": "none"}), spec.Case((16, 40), {"approximate": "tanh"})]
+    return dataclasses.replace(base, cases=cases, **changes)
+
+
+@pytest.fixture(scope="module")
+def bias_gelu():
+    return spec.specs()["bias_gelu"]
+
+
+def run(s, **kwargs):
+    kwargs.setdefault("providers", ["torchlab", "eager"])
+    return runner.run([s], device="cpu", progress_file=io.StringIO(), **kwargs)
+
+
+def test_records_are_complete_and_speedups_relative_to_eager(bias_gelu):
+    result = run(tiny(bias_gelu), dtypes=["float32", "bfloat16"])
+    records = result["records"]
+    assert len(records) == 2 * 2 * 3 * 2  # cases x dtypes x modes x providers
+    for r in records:
+        assert "error" not in r, r
+        assert RECORD_FIELDS <= r.keys()
+        assert r["median_ms"] > 0 and r["gbps"] > 0 and r["tflops"] is None
+        assert r["pct_of_ceiling"] == pytest.approx(
+            100 * r["gbps"] / result["ceilings"]["copy_gbps"])
+        assert r["speedup_vs_compile"] is None  # compile was not asked for
+        eager = next(e for e in records if e["provider"] == "eager" and all(
+            e[k] == r[k] for k in ("mode", "dtype", "case")))
+        assert r["speedup_vs_eager"] == pytest.approx(eager["median_ms"] / r["median_ms"])
+    assert result["ceilings"]["copy_gbps"] > 0
+    assert result["environment"]["device"] == "cpu"
+    assert result["environment"]["torch"] == torch.__version__
+
+
+def test_a_wrong_provider_is_reported_and_not_timed(bias_gelu):
+    def off_by_a_little(inputs, params):  # wrong by 1% of each value: bf16 would round it off
+        return bias_gelu.versions[""](inputs, params) * 1.01
+
+    wrong = tiny(bias_gelu, versions={"": off_by_a_little})
+    records = run(wrong, dtypes=["float32"], modes=["fwd", "fwd+bwd"])["records"]
+    mine = [r for r in records if r["provider"] == "torchlab"]
+    assert mine and all(r["error"].startswith("wrong result, not timed") for r in mine)
+    assert all("median_ms" not in r for r in mine)
+    assert all("error" not in r for r in records if r["provider"] == "eager")
+
+
+def test_a_wrong_gradient_is_caught_in_the_backward_modes(bias_gelu):
+    class WrongBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, bias, approximate):
+            return bias_gelu.native({"x": x, "bias": bias}, {"approximate": approximate})
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad.sum(0), None  # the identity's gradient, not GELU's
+
+    wrong = tiny(bias_gelu, versions={"": lambda inputs, params: WrongBackward.apply(
+        inputs["x"], inputs["bias"], params["approximate"])})
+    records = run(wrong, dtypes=["float32"], providers=["torchlab"])["records"]
+    by_mode = {r["mode"]: r for r in records if r["case"].startswith("16x40")}
+    assert "error" not in by_mode["fwd"]
+    assert by_mode["bwd"]["error"].startswith("wrong result")
+    assert by_mode["fwd+bwd"]["error"].startswith("wrong result")
+
+
+def test_a_failing_provider_is_reported_and_the_run_goes_on(bias_gelu):
+    def broken(inputs, params):
+        raise RuntimeError("no kernel for this\nsecond line")
+
+    records = run(tiny(bias_gelu, versions={"": broken}), dtypes=["float32"],
+                  modes=["fwd"])["records"]
+    mine = [r for r in records if r["provider"] == "torchlab"]
+    assert [r["error"] for r in mine] == ["failed: RuntimeError: no kernel for this"] * 2
+    assert all("median_ms" in r for r in records if r["provider"] == "eager")
+
+
+def test_every_version_of_a_ladder_is_a_provider(bias_gelu):
+    ladder = tiny(bias_gelu, versions={"": bias_gelu.versions[""],
+                                       "v1": bias_gelu.native})
+    records = run(ladder, dtypes=["float32"], modes=["fwd"], providers=["torchlab"])["records"]
+    assert sorted({r["version"] for r in records}) == ["", "v1"]
+
+
+def test_compile_provider_is_compiled_and_its_compile_time_reported_apart(bias_gelu):
+    one_case = dataclasses.replace(
+        bias_gelu, cases=lambda shape_set, device: [spec.Case((4, 8), {"approximate": "none"})])
+    records = run(one_case, dtypes=["float32"], modes=["fwd"],
+                  providers=["compile", "eager"])["records"]
+    compiled = next(r for r in records if r["provider"] == "compile")
+    assert "error" not in compiled, compiled.get("error")
+    assert compiled["compile_s"] > 0 and compiled["median_ms"] > 0
+    assert compiled["speedup_vs_compile"] == pytest.approx(1.0)
+
+
+def test_unknown_mode_and_provider_are_refused(bias_gelu):
+    with pytest.raises(ValueError, match="unknown mode 'back'"):
+        run(tiny(bias_gelu), modes=["back"])
+    with pytest.raises(ValueError, match="unknown provider 'triton'"):
+        run(tiny(bias_gelu), dtypes=["float32"], providers=["triton"])
