@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from torchlab import cli
 
@@ -39,3 +40,63 @@ def test_doctor_json_through_python_m():
     assert all(finding["status"] in ("ok", "info", "warn", "fail")
                for finding in report["findings"])
     assert report["facts"]["torch_version"]
+
+
+# --- bench and profile -------------------------------------------------------------------
+
+def test_bench_on_cpu_writes_reports(tmp_path, capsys):
+    status = cli.main(["bench", "bias_gelu", "--device", "cpu", "--dtype", "float32",
+                       "--mode", "fwd", "--providers", "torchlab", "eager",
+                       "--out", str(tmp_path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "bias_gelu  torchlab  fwd" in out and "% of copy" in out
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "bench.json", "bench.csv", "bench.md", "bias_gelu.png"}
+    records = json.loads((tmp_path / "bench.json").read_text())["records"]
+    assert {r["provider"] for r in records} == {"torchlab", "eager"}
+
+
+def test_bench_unknown_op_lists_the_known_ones(capsys):
+    assert cli.main(["bench", "softmax_typo", "--device", "cpu"]) == 2
+    assert "no benchmark for softmax_typo; there are: bias_gelu" in capsys.readouterr().err
+
+
+def test_bench_bad_choice_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--dtype", "float8"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'float8'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without a GPU")
+@pytest.mark.parametrize("command", [["bench", "--device", "cuda"],
+                                     ["profile", "bias_gelu", "--device", "cuda"]])
+def test_cuda_device_without_a_gpu_is_a_clear_error(command, capsys):
+    assert cli.main(command) == 2
+    assert "torch sees no CUDA GPU here" in capsys.readouterr().err
+
+
+def test_profile_on_cpu_prints_the_table_and_writes_a_trace(tmp_path, capsys):
+    status = cli.main(["profile", "bias_gelu", "--device", "cpu", "--shape", "32x64",
+                       "--mode", "fwd+bwd", "--param", "approximate=tanh", "--out", str(tmp_path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "torchlab::bias_gelu_backward" in out
+    assert "fwd+bwd float32 32x64 approximate=tanh" in out
+    assert (tmp_path / "trace-bias_gelu-fwd_bwd-float32.json").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--shape", "4x"], "--shape is sizes joined by 'x'"),
+    (["--version", "v9"], "has no version 'v9'"),
+])
+def test_profile_bad_arguments_are_explained(argv, message, capsys):
+    assert cli.main(["profile", "bias_gelu", "--device", "cpu", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without a GPU")
+def test_profile_ncu_without_a_gpu_is_a_clear_error(capsys):
+    assert cli.main(["profile", "bias_gelu", "--ncu"]) == 2
+    assert "no CUDA GPU here" in capsys.readouterr().err

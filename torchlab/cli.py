@@ -32,6 +32,163 @@ def lab(args: argparse.Namespace) -> int:
     return runner.grade(args.number, directory, args.task, reference=args.reference)
 
 
+def bench(args: argparse.Namespace) -> int:
+    from torchlab.bench import report, runner
+
+    device = _device(args.device)
+    if isinstance(device, int):
+        return device
+    available = _specs()
+    if isinstance(available, int):
+        return available
+    unknown = [op for op in args.ops if op not in available]
+    if unknown:
+        print(f"torchlab bench: no benchmark for {', '.join(unknown)}; "
+              f"there are: {', '.join(available)}", file=sys.stderr)
+        return 2
+    chosen = [available[op] for op in (args.ops or available)]
+    print(f"Benchmarking {', '.join(s.op for s in chosen)} on {device} "
+          f"({args.shapes} shapes; {', '.join(args.dtype)}; {', '.join(args.mode)}; "
+          f"providers {', '.join(args.providers)}). Measuring the ceilings first.",
+          file=sys.stderr)
+    result = runner.run(chosen, device=device, dtypes=args.dtype, modes=args.mode,
+                        shapes=args.shapes, providers=args.providers)
+    print(report.console_table(result))
+    files = report.write(result, args.out)
+    print(f"\nWrote {', '.join(str(f) for f in files)}")
+    if any("error" in r for r in result["records"]):
+        print("Some providers were wrong or failed: see the error column.", file=sys.stderr)
+        return 1
+    return 0
+
+
+NCU_RANGE = "torchlab-workload"  # the NVTX range ncu profiles inside
+
+
+def profile(args: argparse.Namespace) -> int:
+    import torch
+
+    from torchlab.bench import runner
+    from torchlab.bench.spec import DTYPES, Case
+
+    device = _device(args.device)
+    if isinstance(device, int):
+        return device
+    available = _specs()
+    if isinstance(available, int):
+        return available
+    if args.op not in available:
+        print(f"torchlab profile: no operator {args.op!r}; there are: {', '.join(available)}",
+              file=sys.stderr)
+        return 2
+    if args.ncu and device != "cuda":
+        print("torchlab profile --ncu: Nsight Compute profiles CUDA kernels, and there is no "
+              "CUDA GPU here.", file=sys.stderr)
+        return 2
+    spec = available[args.op]
+    default = spec.cases("quick", device)[0]
+    try:
+        shape = tuple(int(n) for n in args.shape.split("x")) if args.shape else default.shape
+        params = dict(default.params) | dict(p.split("=", 1) for p in args.param)
+    except ValueError:
+        print(f"torchlab profile: --shape is sizes joined by 'x' (e.g. 4096x4096), got "
+              f"{args.shape!r}; --param is KEY=VALUE", file=sys.stderr)
+        return 2
+    case = Case(shape, params)
+    dtype_name = args.dtype or ("bfloat16" if device == "cuda" else "float32")
+    providers = runner.make_providers(spec, case, [args.provider])
+    provider = next((p for p in providers if p.version == args.version), None)
+    if provider is None:
+        print(f"torchlab profile: {args.op} has no version {args.version!r}; it has: "
+              f"{', '.join(repr(p.version) for p in providers)}", file=sys.stderr)
+        return 2
+    prepared = runner.prepare(spec, case, DTYPES[dtype_name], device, [args.mode],
+                              with_reference=False)
+    fn = runner.workload(spec, provider, prepared, args.mode)
+    label = f"{args.op} {provider.label} {args.mode} {dtype_name} {case.label}"
+
+    if args.workload_only:  # the process ncu watches: warm up, then the profiled calls
+        fn()
+        torch.cuda.synchronize()
+        with torch.cuda.nvtx.range(NCU_RANGE):
+            for _ in range(args.reps):
+                fn()
+        torch.cuda.synchronize()
+        return 0
+    if args.ncu:
+        return _run_ncu(args, provider, label)
+
+    from pathlib import Path
+
+    from torchlab.profile import torch_profiler
+
+    trace = Path(args.out) / f"trace-{args.op}-{args.mode.replace('+', '_')}-{dtype_name}.json"
+    print(f"Profiling {label} on {device}, {args.reps} repetitions after a warm-up.")
+    rows = torch_profiler.run(fn, device=device, label=label, reps=args.reps, trace=trace)
+    print(torch_profiler.format_table(rows, device=device, reps=args.reps))
+    print(f"\nChrome trace: {trace} (open it in https://ui.perfetto.dev or chrome://tracing)")
+    return 0
+
+
+def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
+    import subprocess
+    from pathlib import Path
+
+    from torchlab.profile import ncu
+
+    try:
+        ncu_path = ncu.find_ncu()
+    except ncu.NcuUnavailable as error:
+        print(f"torchlab profile --ncu: {error}", file=sys.stderr)
+        return 2
+    argv = [a for a in sys.argv[1:] if a != "--ncu"]
+    program = [sys.executable, "-m", "torchlab.cli", *argv, "--workload-only"]
+    # Only torchlab's own kernels, or (for the other providers) every kernel of the workload.
+    regex = "torchlab::" if provider.name == "torchlab" else None
+    cmd = ncu.command(ncu_path, program, kernel_regex=regex, nvtx_range=NCU_RANGE,
+                      launch_count=args.ncu_launches)
+    print(f"Running Nsight Compute on {label}:\n  {' '.join(cmd)}", flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / f"ncu-{args.op}-{args.mode.replace('+', '_')}.csv"
+    raw.write_text(done.stdout)
+    kernels = ncu.parse_csv(done.stdout)
+    if done.returncode != 0 or not kernels:
+        print(f"ncu exited with status {done.returncode}; its output is in {raw}. The end of "
+              f"its messages:\n{done.stderr[-2000:] or done.stdout[-2000:]}", file=sys.stderr)
+        if done.returncode != 0:
+            return 1
+    print(ncu.format_report(kernels))
+    print(f"\nncu's CSV: {raw}")
+    return 0
+
+
+def _device(requested: str | None):
+    """The device to run on, or an exit status after saying why there is none."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        print("torchlab: --device cuda, but torch sees no CUDA GPU here "
+              f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+              "Run `torchlab doctor` to see why, or use --device cpu.", file=sys.stderr)
+        return 2
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _specs():
+    """The registered benchmark specs, or an exit status if the extension did not load."""
+    import torchlab
+
+    if torchlab.extension_error is not None:
+        print(f"torchlab: the compiled extension did not load ({torchlab.extension_error}). "
+              "Run `torchlab doctor` to see why and how to fix it.", file=sys.stderr)
+        return 1
+    from torchlab.bench import spec
+
+    return spec.specs()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchlab", description="A hands-on lab for PyTorch internals and custom GPU kernels.")
@@ -63,6 +220,56 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--reference", action="store_true",
                        help="grade the lab's reference solution instead (it passes every task)")
     parser_lab.set_defaults(handler=lab)
+
+    from torchlab.bench import DEFAULT_PROVIDERS, DTYPE_NAMES, MODES, PROVIDERS, SHAPE_SETS
+
+    parser_bench = commands.add_parser(
+        "bench", help="time torchlab's operators against native PyTorch, eager and compiled",
+        description="Check every provider against a float64 reference, then time it, beside "
+                    "the copy bandwidth and matrix-product rates measured in the same run. "
+                    "Writes bench.json, bench.csv, bench.md and a plot per operator to --out.")
+    parser_bench.add_argument("ops", nargs="*", metavar="OP",
+                              help="operators to benchmark (default: all)")
+    parser_bench.add_argument("--dtype", nargs="+", choices=DTYPE_NAMES, default=list(DTYPE_NAMES))
+    parser_bench.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES))
+    parser_bench.add_argument("--shapes", choices=SHAPE_SETS, default="quick",
+                              help="the sweep: quick (a few shapes) or full (default: quick)")
+    parser_bench.add_argument("--providers", nargs="+", choices=PROVIDERS,
+                              default=list(DEFAULT_PROVIDERS),
+                              help="compile-max (max-autotune-no-cudagraphs) is slow to "
+                                   "compile and off by default")
+    parser_bench.add_argument("--device", choices=("cuda", "cpu"),
+                              help="default: cuda if torch sees a GPU, else cpu")
+    parser_bench.add_argument("--out", default="benchmarks/results/local",
+                              help="where the reports go (default: benchmarks/results/local)")
+    parser_bench.set_defaults(handler=bench)
+
+    parser_profile = commands.add_parser(
+        "profile", help="profile one operator: kernel table, Chrome trace, Nsight Compute",
+        description="Run one operator's workload under torch.profiler (NVTX ranges around each "
+                    "repetition): print the kernels it launched and write a Chrome trace. "
+                    "With --ncu, read its kernels' hardware counters with Nsight Compute "
+                    "instead and give a roofline verdict.")
+    parser_profile.add_argument("op", metavar="OP")
+    parser_profile.add_argument("--shape", help="e.g. 4096x4096 (default: the first quick case)")
+    parser_profile.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                                help="an operator parameter, e.g. approximate=tanh")
+    parser_profile.add_argument("--dtype", choices=DTYPE_NAMES,
+                                help="default: bfloat16 on a GPU, float32 on the CPU")
+    parser_profile.add_argument("--mode", choices=MODES, default="fwd")
+    parser_profile.add_argument("--provider", choices=PROVIDERS, default="torchlab")
+    parser_profile.add_argument("--version", default="",
+                                help="a version of torchlab's ladder (default: the public op)")
+    parser_profile.add_argument("--device", choices=("cuda", "cpu"))
+    parser_profile.add_argument("--reps", type=int, default=5, help="profiled repetitions")
+    parser_profile.add_argument("--ncu", action="store_true",
+                                help="run Nsight Compute (ncu --clock-control none) instead")
+    parser_profile.add_argument("--ncu-launches", type=int, default=4, metavar="N",
+                                help="kernel launches ncu profiles (default: 4)")
+    parser_profile.add_argument("--out", default="benchmarks/results/local",
+                                help="where the trace and ncu's CSV go")
+    parser_profile.add_argument("--workload-only", action="store_true", help=argparse.SUPPRESS)
+    parser_profile.set_defaults(handler=profile)
     return parser
 
 
