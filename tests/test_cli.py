@@ -88,7 +88,8 @@ def test_profile_on_cpu_prints_the_table_and_writes_a_trace(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--shape", "4x"], "--shape is sizes joined by 'x'"),
+    (["--shape", "4x"], "--shape is positive sizes joined by 'x'"),
+    (["--shape", "4x-1"], "--shape is positive sizes joined by 'x'"),
     (["--version", "v9"], "has no version 'v9'"),
 ])
 def test_profile_bad_arguments_are_explained(argv, message, capsys):
@@ -100,3 +101,12 @@ def test_profile_bad_arguments_are_explained(argv, message, capsys):
 def test_profile_ncu_without_a_gpu_is_a_clear_error(capsys):
     assert cli.main(["profile", "bias_gelu", "--ncu"]) == 2
     assert "no CUDA GPU here" in capsys.readouterr().err
+
+
+def test_profile_bad_operator_parameter_is_explained_not_a_traceback(capsys):
+    assert cli.main(["profile", "bias_gelu", "--device", "cpu", "--shape", "4x8",
+                     "--param", "approximate=bogus"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("torchlab profile: bias_gelu torchlab fwd float32 4x8 "
+                          "approximate=bogus failed: ")
+    assert "approximate" in err.split("failed: ")[1] and "Traceback" not in err

@@ -46,7 +46,7 @@ def bench(args: argparse.Namespace) -> int:
         print(f"torchlab bench: no benchmark for {', '.join(unknown)}; "
               f"there are: {', '.join(available)}", file=sys.stderr)
         return 2
-    chosen = [available[op] for op in (args.ops or available)]
+    chosen = [available[op] for op in dict.fromkeys(args.ops or available)]  # each op once
     print(f"Benchmarking {', '.join(s.op for s in chosen)} on {device} "
           f"({args.shapes} shapes; {', '.join(args.dtype)}; {', '.join(args.mode)}; "
           f"providers {', '.join(args.providers)}). Measuring the ceilings first.",
@@ -81,7 +81,7 @@ def profile(args: argparse.Namespace) -> int:
         print(f"torchlab profile: no operator {args.op!r}; there are: {', '.join(available)}",
               file=sys.stderr)
         return 2
-    if args.ncu and device != "cuda":
+    if (args.ncu or args.workload_only) and device != "cuda":
         print("torchlab profile --ncu: Nsight Compute profiles CUDA kernels, and there is no "
               "CUDA GPU here.", file=sys.stderr)
         return 2
@@ -89,10 +89,12 @@ def profile(args: argparse.Namespace) -> int:
     default = spec.cases("quick", device)[0]
     try:
         shape = tuple(int(n) for n in args.shape.split("x")) if args.shape else default.shape
+        if any(n < 1 for n in shape):
+            raise ValueError
         params = dict(default.params) | dict(p.split("=", 1) for p in args.param)
     except ValueError:
-        print(f"torchlab profile: --shape is sizes joined by 'x' (e.g. 4096x4096), got "
-              f"{args.shape!r}; --param is KEY=VALUE", file=sys.stderr)
+        print(f"torchlab profile: --shape is positive sizes joined by 'x' (e.g. 4096x4096), "
+              f"got {args.shape!r}; --param is KEY=VALUE, got {args.param}", file=sys.stderr)
         return 2
     case = Case(shape, params)
     dtype_name = args.dtype or ("bfloat16" if device == "cuda" else "float32")
@@ -102,13 +104,18 @@ def profile(args: argparse.Namespace) -> int:
         print(f"torchlab profile: {args.op} has no version {args.version!r}; it has: "
               f"{', '.join(repr(p.version) for p in providers)}", file=sys.stderr)
         return 2
-    prepared = runner.prepare(spec, case, DTYPES[dtype_name], device, [args.mode],
-                              with_reference=False)
-    fn = runner.workload(spec, provider, prepared, args.mode)
     label = f"{args.op} {provider.label} {args.mode} {dtype_name} {case.label}"
+    try:
+        prepared = runner.prepare(spec, case, DTYPES[dtype_name], device, [args.mode],
+                                  with_reference=False)
+        fn = runner.workload(spec, provider, prepared, args.mode)
+        fn()  # bad parameters fail here, with the operator's own message
+    except Exception as error:
+        print(f"torchlab profile: {label} failed: {str(error).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 1
 
-    if args.workload_only:  # the process ncu watches: warm up, then the profiled calls
-        fn()
+    if args.workload_only:  # the process ncu watches: warmed up above, then the profiled calls
         torch.cuda.synchronize()
         with torch.cuda.nvtx.range(NCU_RANGE):
             for _ in range(args.reps):
@@ -141,7 +148,7 @@ def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
     except ncu.NcuUnavailable as error:
         print(f"torchlab profile --ncu: {error}", file=sys.stderr)
         return 2
-    argv = [a for a in sys.argv[1:] if a != "--ncu"]
+    argv = [a for a in args.argv if a != "--ncu"]
     program = [sys.executable, "-m", "torchlab.cli", *argv, "--workload-only"]
     # Only torchlab's own kernels, or (for the other providers) every kernel of the workload.
     regex = "torchlab::" if provider.name == "torchlab" else None
@@ -157,11 +164,9 @@ def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
     if done.returncode != 0 or not kernels:
         print(f"ncu exited with status {done.returncode}; its output is in {raw}. The end of "
               f"its messages:\n{done.stderr[-2000:] or done.stdout[-2000:]}", file=sys.stderr)
-        if done.returncode != 0:
-            return 1
     print(ncu.format_report(kernels))
     print(f"\nncu's CSV: {raw}")
-    return 0
+    return 0 if done.returncode == 0 and kernels else 1
 
 
 def _device(requested: str | None):
@@ -275,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.command is None:
         parser.print_help()
         return 2

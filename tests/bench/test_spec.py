@@ -3,6 +3,7 @@ tensors it describes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -18,14 +19,18 @@ def test_every_operator_has_a_spec():
     assert all(s.op == name for name, s in registered.items())
 
 
-def test_register_rejects_a_duplicate_and_a_spec_without_a_model():
+def test_register_rejects_a_duplicate_and_a_spec_without_the_model_of_its_bound():
     existing = spec.specs()["bias_gelu"]
     with pytest.raises(ValueError, match="already registered"):
         spec.register(existing)
-    with pytest.raises(ValueError, match="byte model, a FLOP model"):
-        spec.register(spec.BenchSpec(
-            op="no_model", cases=existing.cases, make_inputs=existing.make_inputs,
-            differentiable=(), native=existing.native, versions={}))
+    no_model = dataclasses.replace(existing, op="no_model", bytes_moved=None)
+    with pytest.raises(ValueError, match="memory-bound spec needs a byte model"):
+        spec.register(no_model)
+    with pytest.raises(ValueError, match="compute-bound spec needs a FLOP model"):
+        spec.register(dataclasses.replace(no_model, bound="compute"))
+    with pytest.raises(ValueError, match="bound must be 'memory' or 'compute'"):
+        spec.register(dataclasses.replace(existing, op="odd", bound="latency"))
+    assert "no_model" not in spec.specs() and "odd" not in spec.specs()
 
 
 @pytest.mark.parametrize("shape_set", spec.SHAPE_SETS)

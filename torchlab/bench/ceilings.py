@@ -32,9 +32,15 @@ class Ceilings:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def matmul_for(self, dtype: torch.dtype) -> float:
-        name = "float32" if dtype == torch.float32 else "bfloat16"
-        return self.matmul_tflops.get(name, self.matmul_tflops["float32"])
+    def for_op(self, bound: str, dtype: torch.dtype) -> tuple[str, float]:
+        """The ceiling an operator of this bound and dtype is judged against: its name and
+        value (GB/s, or TFLOP/s). 16-bit types meet the bfloat16 product where it was
+        measured (on the GPU), float32's otherwise."""
+        if bound == "memory":
+            return "copy", self.copy_gbps
+        name = str(dtype).removeprefix("torch.")
+        name = "float32" if name == "float32" or "bfloat16" not in self.matmul_tflops else "bfloat16"
+        return f"matmul {name}", self.matmul_tflops[name]
 
 
 def copy_bandwidth(device: str, nbytes: int | None = None) -> tuple[float, Timing]:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections import defaultdict
 from pathlib import Path
 
+from torchlab.bench import MODES
+
 # The CSV's columns, in order; the JSON records hold these and a few more.
 COLUMNS = ("op", "provider", "version", "mode", "dtype", "shape", "case", "median_ms", "min_ms",
-           "max_ms", "reps", "timing", "events_ms", "bytes", "flops", "gbps", "tflops", "ceiling",
-           "pct_of_ceiling", "speedup_vs_eager", "speedup_vs_compile", "compile_s", "error")
+           "max_ms", "spread", "reps", "timing_method", "launch_bound", "events_ms", "bytes",
+           "flops", "gbps", "tflops", "ceiling", "pct_of_ceiling", "speedup_vs_eager",
+           "speedup_vs_compile", "compile_s", "error")
 
 
 def write(result: dict, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
@@ -23,6 +27,9 @@ def write(result: dict, out_dir: str | Path, *, plots: bool = True) -> list[Path
     written[0].write_text(json.dumps(result, indent=1) + "\n")
     write_csv(result["records"], written[1])
     plot_files = write_plots(result, out) if plots else []
+    if plots and not plot_files and result["records"]:
+        print("torchlab bench: no plots: matplotlib is not installed (pip install matplotlib)",
+              file=sys.stderr)
     written[2].write_text(markdown(result, [p.name for p in plot_files]))
     return written + plot_files
 
@@ -51,13 +58,17 @@ def _provider(r: dict) -> str:
     return f"{r['provider']}:{r['version']}" if r["version"] else r["provider"]
 
 
+def _telemetry(env: dict) -> str:
+    return (f"SM clock {env.get('sm_clock_mhz', '?')} MHz of {env.get('sm_clock_max_mhz', '?')}, "
+            f"{env.get('temperature_c', '?')} °C, {_fmt(env.get('power_w'), '.0f', ' W')}")
+
+
 def environment_lines(result: dict) -> list[str]:
     env, ceil = result["environment"], result["ceilings"]
     if env["device"] == "cuda":
-        where = (f"{env['gpu']} ({env['sms']} SMs), driver {env.get('driver', '?')}, "
-                 f"SM clock {env.get('sm_clock_mhz', '?')} MHz of "
-                 f"{env.get('sm_clock_max_mhz', '?')}, {env.get('temperature_c', '?')} °C, "
-                 f"{_fmt(env.get('power_w'), '.0f', ' W')} at the start")
+        where = (f"{env['gpu']} ({env['sms']} SMs), driver {env.get('driver', '?')}; "
+                 f"{_telemetry(env)} after the ceilings, "
+                 f"{_telemetry(result.get('environment_end', {}))} at the end")
     else:
         where = f"CPU {env['cpu']}, {env['threads']} threads"
     peak = env.get("peak_bandwidth_gbps")
@@ -73,10 +84,12 @@ def environment_lines(result: dict) -> list[str]:
 
 
 def summary_rows(records: list[dict]) -> list[list[str]]:
-    """One row per point for torchlab's providers: time, throughput, ceiling, speedups."""
+    """One row per point for torchlab's providers (for every provider, if torchlab was not
+    run): time, throughput, ceiling, speedups."""
+    shown = "torchlab" if any(r["provider"] == "torchlab" for r in records) else None
     rows = []
     for r in records:
-        if r["provider"] != "torchlab":
+        if shown and r["provider"] != shown:
             continue
         base = [r["op"], _provider(r), r["mode"], r["dtype"], r["case"]]
         if "error" in r:
@@ -106,7 +119,9 @@ def markdown(result: dict, plot_names: list[str] = ()) -> str:
         "Timings: the median of the repetitions, caches flushed before each. Launch-bound "
         "points (the CPU queues the work no faster than the GPU runs it) are timed as CUDA "
         "graph replays (timing: graph), with the events' median, launch cost included, beside "
-        "them (events ms); bwd points are never replayed. Bytes are the minimum each mode must "
+        "them (events ms); bwd points are never replayed, and are marked where launch-bound. "
+        "Where two providers were timed differently, their speedup compares events' medians. "
+        "Bytes are the minimum each mode must "
         "move (each input read once, each output written once; fwd+bwd adds the two passes). "
         f"The run took {result['elapsed_s']:.0f} s.",
         "", "## torchlab", ""]
@@ -120,9 +135,11 @@ def markdown(result: dict, plot_names: list[str] = ()) -> str:
         if "error" in r:
             rows.append(base + [r["error"]] + [""] * 8)
             continue
-        spread = (r["max_ms"] - r["min_ms"]) / r["median_ms"]
+        method = r["timing_method"]
+        if r["launch_bound"] and method == "events":
+            method += " (launch-bound)"
         rows.append(base + [
-            _fmt(r["median_ms"], ".4f"), f"{spread:.0%}", r["timing"],
+            _fmt(r["median_ms"], ".4f"), f"{r['spread']:.0%}", method,
             _fmt(r.get("events_ms"), ".4f"), _throughput(r),
             _fmt(r["pct_of_ceiling"], ".1f", "%"), _fmt(r["speedup_vs_eager"], ".2f", "×"),
             _fmt(r["speedup_vs_compile"], ".2f", "×"), _fmt(r.get("compile_s"), ".1f")])
@@ -156,11 +173,11 @@ def write_plots(result: dict, out: Path) -> list[Path]:
             by_op[r["op"]].append(r)
     files = []
     for op, records in by_op.items():
-        modes = sorted({r["mode"] for r in records}, key=("fwd", "bwd", "fwd+bwd").index)
+        modes = sorted({r["mode"] for r in records}, key=MODES.index)
         dtypes = sorted({r["dtype"] for r in records})
         fig, axes = plt.subplots(len(modes), len(dtypes), squeeze=False, sharex=True,
                                  figsize=(4.2 * len(dtypes), 3.2 * len(modes)))
-        memory = records[0]["gbps"] is not None
+        memory = records[0]["ceiling"] == "copy"
         palette = plt.get_cmap("tab10").colors
         colors = {p: palette[i % len(palette)]
                   for i, p in enumerate(sorted({_provider(r) for r in records}))}
@@ -171,7 +188,7 @@ def write_plots(result: dict, out: Path) -> list[Path]:
                 for r in records:
                     if r["mode"] == mode and r["dtype"] == dtype:
                         params = " ".join(f"{k}={v}" for k, v in r["params"].items())
-                        size = math.prod(r["shape"])
+                        size = r["bytes"] if memory else r["flops"]
                         lines[(_provider(r), params)].append(
                             (size, r["gbps"] if memory else r["tflops"]))
                 default_params = min((p for _, p in lines), default="")
@@ -185,11 +202,10 @@ def write_plots(result: dict, out: Path) -> list[Path]:
                     ax.axhline(ceil["copy_gbps"], color="black", linestyle="--", linewidth=1,
                                label=f"copy {ceil['copy_gbps']:.0f} GB/s")
                 else:
-                    tflops = ceil["matmul_tflops"].get(
-                        "float32" if dtype == "float32" else "bfloat16")
-                    if tflops:
-                        ax.axhline(tflops, color="black", linestyle="--", linewidth=1,
-                                   label=f"matmul {tflops:.0f} TFLOP/s")
+                    name = next(r["ceiling"] for r in records if r["dtype"] == dtype)
+                    tflops = ceil["matmul_tflops"][name.removeprefix("matmul ")]
+                    ax.axhline(tflops, color="black", linestyle="--", linewidth=1,
+                               label=f"{name} {tflops:.0f} TFLOP/s")
                 ax.set_xscale("log", base=2)
                 ax.set_title(f"{mode}, {dtype}", fontsize=10)
                 ax.set_ylim(bottom=0)
@@ -197,7 +213,7 @@ def write_plots(result: dict, out: Path) -> list[Path]:
                 if col == 0:
                     ax.set_ylabel("GB/s" if memory else "TFLOP/s")
                 if row == len(modes) - 1:
-                    ax.set_xlabel("elements of the main input")
+                    ax.set_xlabel("bytes moved per call" if memory else "FLOPs per call")
         by_label = {}
         for ax in axes.flat:  # every panel's lines, once each
             for handle, label in zip(*ax.get_legend_handles_labels()):

@@ -20,8 +20,9 @@ from torch import Tensor
 
 from torchlab.bench import DEFAULT_PROVIDERS, PROVIDERS
 from torchlab.bench import ceilings as ceilings_module
+from torchlab.bench.ceilings import Ceilings
 from torchlab.bench.environment import environment
-from torchlab.bench.spec import DTYPES, MODES, BenchSpec, Case
+from torchlab.bench.spec import DTYPES, MODES, SHAPE_SETS, BenchSpec, Case
 from torchlab.bench.timing import time_on
 from torchlab.testing import assert_close_to_reference
 
@@ -122,7 +123,7 @@ def _sync(device: str) -> None:
 
 
 def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device: str,
-             provider: Provider, prepared: Prepared, ceiling) -> dict:
+             provider: Provider, prepared: Prepared, ceiling: Ceilings) -> dict:
     record = {
         "op": spec.op, "provider": provider.name, "version": provider.version, "mode": mode,
         "dtype": str(dtype).removeprefix("torch."), "shape": list(case.shape),
@@ -131,51 +132,66 @@ def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device:
         "flops": spec.flops(case, dtype, mode) if spec.flops else None,
     }
     try:
-        fn = workload(spec, provider, prepared, mode)
         start = time.perf_counter()
-        result = fn()  # for compile providers, this first call compiles
+        fn = workload(spec, provider, prepared, mode)  # bwd: records (and compiles) the forward
+        result = fn()  # for compile providers, the first call compiles
         _sync(device)
         if provider.compiled:
             record["compile_s"] = time.perf_counter() - start
-        expected = prepared.reference[mode]
-        names = [f"output {i}" for i in range(len(expected))]
-        for got, ref, name in zip(result, expected, names, strict=True):
-            assert_close_to_reference(got, ref, dtype, name=name)
-    except AssertionError as error:
-        record["error"] = f"wrong result, not timed: {error}"
-        return record
     except Exception as error:  # a provider that cannot run is reported, not fatal
-        record["error"] = f"failed: {type(error).__name__}: {str(error).splitlines()[0]}"
+        record["error"] = f"failed: {_first_line(error)}"
+        return record
+    try:
+        expected = prepared.reference[mode]
+        for i, (got, ref) in enumerate(zip(result, expected, strict=True)):
+            assert_close_to_reference(got, ref, dtype, name=f"output {i}")
+    except (AssertionError, ValueError) as error:  # ValueError: a missing or extra output
+        record["error"] = f"wrong result, not timed: {_first_line(error)}"
         return record
     del result
-    # A graph captures the backward only with its forward: not in the bwd mode, whose
-    # launch-bound timings include the autograd engine's CPU time.
-    timing = time_on(device, fn, graph_if_launch_bound=mode != "bwd")
+    try:
+        # A graph captures the backward only with its forward: not in the bwd mode, whose
+        # launch-bound timings include the autograd engine's CPU time (launch_bound says so).
+        timing = time_on(device, fn, graph_if_launch_bound=mode != "bwd")
+    except Exception as error:
+        record["error"] = f"failed while timing: {_first_line(error)}"
+        return record
     record.update(median_ms=timing.median_ms, min_ms=timing.min_ms, max_ms=timing.max_ms,
-                  reps=timing.reps, timing=timing.method, events_ms=timing.events_ms)
+                  spread=timing.spread, reps=timing.reps, timing_method=timing.method,
+                  launch_bound=timing.launch_bound, events_ms=timing.events_ms)
     seconds = timing.median_ms / 1e3
     record["gbps"] = record["bytes"] / seconds / 1e9 if record["bytes"] else None
     record["tflops"] = record["flops"] / seconds / 1e12 if record["flops"] else None
-    if spec.bound == "memory":
-        record["ceiling"] = "copy"
-        record["pct_of_ceiling"] = 100 * record["gbps"] / ceiling.copy_gbps
-    else:
-        record["ceiling"] = "matmul " + ("float32" if dtype == torch.float32 else "bfloat16")
-        record["pct_of_ceiling"] = 100 * record["tflops"] / ceiling.matmul_for(dtype)
+    record["ceiling"], ceiling_value = ceiling.for_op(spec.bound, dtype)
+    achieved = record["gbps"] if spec.bound == "memory" else record["tflops"]
+    record["pct_of_ceiling"] = 100 * achieved / ceiling_value if achieved else None
     return record
 
 
+def _first_line(error: Exception) -> str:
+    """The error's type and first line, fit for one cell of a table."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".replace("|", "/")
+
+
 def _add_speedups(records: list[dict]) -> None:
-    """speedup_vs_eager / _compile: the baseline's median over this record's, same point."""
+    """speedup_vs_eager / _compile: the baseline's time over this record's, at the same point.
+    Where the two were timed differently (one replayed as a graph, one not), the events'
+    medians of both are compared, so that like is compared with like."""
     def point(r):
         return (r["op"], r["mode"], r["dtype"], r["case"])
-    baselines = {(point(r), r["provider"]): r["median_ms"] for r in records
+    baselines = {(point(r), r["provider"]): r for r in records
                  if r["provider"] in ("eager", "compile") and "median_ms" in r}
     for r in records:
-        for base in ("eager", "compile"):
-            base_ms = baselines.get((point(r), base))
-            r[f"speedup_vs_{base}"] = (base_ms / r["median_ms"]
-                                       if base_ms and "median_ms" in r else None)
+        for name in ("eager", "compile"):
+            base = baselines.get((point(r), name))
+            if base is None or "median_ms" not in r:
+                r[f"speedup_vs_{name}"] = None
+            elif base["timing_method"] == r["timing_method"]:
+                r[f"speedup_vs_{name}"] = base["median_ms"] / r["median_ms"]
+            else:
+                r[f"speedup_vs_{name}"] = (base["events_ms"] or base["median_ms"]) / (
+                    r["events_ms"] or r["median_ms"])
 
 
 class _Progress:
@@ -209,9 +225,12 @@ def run(specs: Sequence[BenchSpec], *, device: str, dtypes: Sequence[str] = tupl
         modes: Sequence[str] = MODES, shapes: str = "quick",
         providers: Sequence[str] = DEFAULT_PROVIDERS, progress_file=sys.stderr) -> dict:
     """Benchmark every spec; returns the environment, the ceilings and the records."""
-    for mode in modes:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    for kind, values, allowed in (("mode", modes, MODES), ("provider", providers, PROVIDERS),
+                                  ("dtype", dtypes, tuple(DTYPES)),
+                                  ("shape set", [shapes], SHAPE_SETS)):
+        for value in values:
+            if value not in allowed:
+                raise ValueError(f"unknown {kind} {value!r}; choose from {', '.join(allowed)}")
     started = time.perf_counter()
     ceiling = ceilings_module.measure(device)
     env = environment(device)  # after the ceilings: clocks read under load, not idle
@@ -223,13 +242,14 @@ def run(specs: Sequence[BenchSpec], *, device: str, dtypes: Sequence[str] = tupl
         for spec, case, dtype_name in plan:
             dtype = DTYPES[dtype_name]
             prepared = prepare(spec, case, dtype, device, modes)
-            case_providers = make_providers(spec, case, providers)
             for mode in modes:
-                for provider in case_providers:
+                # Fresh providers for each mode: compile providers compile, and are timed
+                # compiling, for this mode alone.
+                for provider in make_providers(spec, case, providers):
                     records.append(_measure(spec, case, dtype, mode, device, provider,
                                             prepared, ceiling))
                 progress.step(f"{spec.op} {case.label} {dtype_name} {mode}")
-            del prepared, case_providers
+            del prepared
             if device == "cuda":
                 torch.cuda.empty_cache()
     finally:

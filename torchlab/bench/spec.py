@@ -75,8 +75,10 @@ def register(spec: BenchSpec) -> BenchSpec:
         raise ValueError(f"a benchmark spec for {spec.op!r} is already registered")
     if spec.bound not in ("memory", "compute"):
         raise ValueError(f"{spec.op}: bound must be 'memory' or 'compute', got {spec.bound!r}")
-    if spec.bytes_moved is None and spec.flops is None:
-        raise ValueError(f"{spec.op}: a spec needs a byte model, a FLOP model, or both")
+    if spec.bound == "memory" and spec.bytes_moved is None:
+        raise ValueError(f"{spec.op}: a memory-bound spec needs a byte model (bytes_moved)")
+    if spec.bound == "compute" and spec.flops is None:
+        raise ValueError(f"{spec.op}: a compute-bound spec needs a FLOP model (flops)")
     _SPECS[spec.op] = spec
     return spec
 

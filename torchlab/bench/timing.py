@@ -13,6 +13,8 @@ what eager code pays).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -25,7 +27,9 @@ TARGET_SECONDS = 0.25
 MIN_REPS, MAX_REPS = 20, 500
 # Launch-bound: the CPU takes at least this share of the GPU time to queue the work.
 LAUNCH_BOUND_CPU_SHARE = 0.5
-CPU_FLUSH_BYTES = 64 << 20  # larger than the last-level cache of the CPUs torchlab targets
+# Larger than the last-level cache of desktop and most server CPUs (the largest, with 3D
+# cache, hold more: their timings may keep some data cached).
+CPU_FLUSH_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Timing:
     max_ms: float
     reps: int
     method: str  # "events", "graph" or "wall clock"
+    # The CPU queued the work no faster than the GPU ran it (GPU only).
+    launch_bound: bool = False
     events_ms: float | None = None  # for "graph": the median by events, launch cost included
 
     @property
@@ -84,8 +90,9 @@ def _capture(fn: Callable[[], object]) -> torch.cuda.CUDAGraph | None:
     try:
         with torch.cuda.graph(graph):
             fn()
-    except RuntimeError:
-        torch.cuda.synchronize()
+    except Exception:  # a failed capture leaves nothing behind to time: events will do
+        with contextlib.suppress(Exception):
+            torch.cuda.synchronize()
         return None
     return graph
 
@@ -101,13 +108,13 @@ def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int | None = N
     times, queue_ms = _time_events(fn, flush, reps or _reps_for(estimate))
     timing = _summary(times, "events")
     launch_bound = statistics.median(queue_ms) >= LAUNCH_BOUND_CPU_SHARE * timing.median_ms
+    timing = dataclasses.replace(timing, launch_bound=launch_bound)
     if graph_if_launch_bound and launch_bound:
         graph = _capture(fn)
         if graph is not None:
             times, _ = _time_events(graph.replay, flush, reps or _reps_for(estimate))
-            graph_timing = _summary(times, "graph")
-            timing = Timing(graph_timing.median_ms, graph_timing.min_ms, graph_timing.max_ms,
-                            graph_timing.reps, "graph", events_ms=timing.median_ms)
+            timing = dataclasses.replace(_summary(times, "graph"), launch_bound=True,
+                                         events_ms=timing.median_ms)
     return timing
 
 

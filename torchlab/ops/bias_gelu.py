@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor
 
-from torchlab.bench import spec as bench
+from torchlab.bench import spec as bench_spec
 from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
                                   check_same_shape)
 from torchlab.testing import randn
@@ -150,23 +150,23 @@ torch.library.register_autograd(
 
 # --- benchmark -----------------------------------------------------------------------------
 
-def _bench_cases(shapes: str, device: str) -> list[bench.Case]:
+def _bench_cases(shapes: str, device: str) -> list[bench_spec.Case]:
     if device == "cpu":
         sizes = [(256, 1024), (1024, 4096)] + ([(4096, 4096)] if shapes == "full" else [])
-        return [bench.Case(s, {"approximate": "none"}) for s in sizes]
+        return [bench_spec.Case(s, {"approximate": "none"}) for s in sizes]
     if shapes == "quick":
         sizes = [(4096, 4096), (32768, 8192)]
     else:  # hidden size 4096, from a few hundred tokens to 64k, and the headline shape
         sizes = [(rows, 4096) for rows in (256, 1024, 4096, 16384, 65536)] + [(32768, 8192)]
-    cases = [bench.Case(s, {"approximate": "none"}) for s in sizes]
-    return cases + [bench.Case((32768, 8192), {"approximate": "tanh"})]
+    cases = [bench_spec.Case(s, {"approximate": "none"}) for s in sizes]
+    return cases + [bench_spec.Case((32768, 8192), {"approximate": "tanh"})]
 
 
-def _bench_inputs(case: bench.Case, dtype: torch.dtype, device: str) -> dict[str, Tensor]:
+def _bench_inputs(case: bench_spec.Case, dtype: torch.dtype, device: str) -> dict[str, Tensor]:
     return {"x": randn(case.shape, dtype, device), "bias": randn(case.shape[-1:], dtype, device)}
 
 
-def _bench_bytes(case: bench.Case, dtype: torch.dtype, mode: str) -> int:
+def _bench_bytes(case: bench_spec.Case, dtype: torch.dtype, mode: str) -> int:
     # fwd reads x and bias, writes out; bwd reads grad_out, x and bias, writes grad_x and
     # grad_bias.
     n, cols, size = math.prod(case.shape), case.shape[-1], dtype.itemsize
@@ -174,7 +174,7 @@ def _bench_bytes(case: bench.Case, dtype: torch.dtype, mode: str) -> int:
     return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[mode]
 
 
-bench.register(bench.BenchSpec(
+bench_spec.register(bench_spec.BenchSpec(
     op="bias_gelu",
     cases=_bench_cases,
     make_inputs=_bench_inputs,
