@@ -9,9 +9,9 @@
 
 #include <c10/macros/Macros.h>
 
-#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace torchlab {
 
@@ -32,7 +32,10 @@ inline float exp_branchless(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  return p * std::bit_cast<float>((int32_t(n) + 127) << 23);
+  const int32_t exponent_bits = (int32_t(n) + 127) << 23;
+  float two_to_n;
+  std::memcpy(&two_to_n, &exponent_bits, sizeof(float));  // std::bit_cast, in C++17
+  return p * two_to_n;
 }
 
 C10_HOST_DEVICE inline float fast_exp(float x) {
