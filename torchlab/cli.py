@@ -2,7 +2,8 @@
 
 A subcommand is a function ``(args) -> exit status`` and its ``add_parser`` call in
 ``build_parser``; the function imports what it needs, so one subcommand's imports never slow
-down or break another.
+down or break another. A problem the user can fix is raised as ``CommandError``: ``main``
+prints its message, never a traceback.
 """
 
 from __future__ import annotations
@@ -32,21 +33,20 @@ def lab(args: argparse.Namespace) -> int:
     return runner.grade(args.number, directory, args.task, reference=args.reference)
 
 
+class CommandError(Exception):
+    """A problem the user can act on: ``main`` prints the message, no traceback, and exits
+    with ``status`` (2: the command line; 1: the machine or the operator)."""
+
+    def __init__(self, message: str, status: int = 2):
+        super().__init__(message)
+        self.status = status
+
+
 def bench(args: argparse.Namespace) -> int:
     from torchlab.bench import report, runner
 
     device = _device(args.device)
-    if isinstance(device, int):
-        return device
-    available = _specs()
-    if isinstance(available, int):
-        return available
-    unknown = [op for op in args.ops if op not in available]
-    if unknown:
-        print(f"torchlab bench: no benchmark for {', '.join(unknown)}; "
-              f"there are: {', '.join(available)}", file=sys.stderr)
-        return 2
-    chosen = [available[op] for op in dict.fromkeys(args.ops or available)]  # each op once
+    chosen = list(_specs(args.ops or None, what="benchmark").values())
     print(f"Benchmarking {', '.join(s.op for s in chosen)} on {device} "
           f"({args.shapes} shapes; {', '.join(args.dtype)}; {', '.join(args.mode)}; "
           f"providers {', '.join(args.providers)}). Measuring the ceilings first.",
@@ -72,20 +72,10 @@ def profile(args: argparse.Namespace) -> int:
     from torchlab.bench.spec import DTYPES, Case
 
     device = _device(args.device)
-    if isinstance(device, int):
-        return device
-    available = _specs()
-    if isinstance(available, int):
-        return available
-    if args.op not in available:
-        print(f"torchlab profile: no operator {args.op!r}; there are: {', '.join(available)}",
-              file=sys.stderr)
-        return 2
+    spec = _specs([args.op], what="operator")[args.op]
     if (args.ncu or args.workload_only) and device != "cuda":
-        print("torchlab profile --ncu: Nsight Compute profiles CUDA kernels, and there is no "
-              "CUDA GPU here.", file=sys.stderr)
-        return 2
-    spec = available[args.op]
+        raise CommandError("--ncu: Nsight Compute profiles CUDA kernels, and there is no CUDA "
+                           "GPU here.")
     default = spec.cases("quick", device)[0]
     try:
         shape = tuple(int(n) for n in args.shape.split("x")) if args.shape else default.shape
@@ -93,17 +83,15 @@ def profile(args: argparse.Namespace) -> int:
             raise ValueError
         params = dict(default.params) | dict(p.split("=", 1) for p in args.param)
     except ValueError:
-        print(f"torchlab profile: --shape is positive sizes joined by 'x' (e.g. 4096x4096), "
-              f"got {args.shape!r}; --param is KEY=VALUE, got {args.param}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--shape is positive sizes joined by 'x' (e.g. 4096x4096), got "
+                           f"{args.shape!r}; --param is KEY=VALUE, got {args.param}") from None
     case = Case(shape, params)
     dtype_name = args.dtype or ("bfloat16" if device == "cuda" else "float32")
     providers = runner.make_providers(spec, case, [args.provider])
     provider = next((p for p in providers if p.version == args.version), None)
     if provider is None:
-        print(f"torchlab profile: {args.op} has no version {args.version!r}; it has: "
-              f"{', '.join(repr(p.version) for p in providers)}", file=sys.stderr)
-        return 2
+        raise CommandError(f"{args.op} has no version {args.version!r}; it has: "
+                           f"{', '.join(repr(p.version) for p in providers)}")
     label = f"{args.op} {provider.label} {args.mode} {dtype_name} {case.label}"
     try:
         prepared = runner.prepare(spec, case, DTYPES[dtype_name], device, [args.mode],
@@ -111,9 +99,7 @@ def profile(args: argparse.Namespace) -> int:
         fn = runner.workload(spec, provider, prepared, args.mode)
         fn()  # bad parameters fail here, with the operator's own message
     except Exception as error:
-        print(f"torchlab profile: {label} failed: {str(error).strip().splitlines()[0]}",
-              file=sys.stderr)
-        return 1
+        raise CommandError(f"{label} failed: {str(error).strip().splitlines()[0]}", 1) from None
 
     if args.workload_only:  # the process ncu watches: warmed up above, then the profiled calls
         torch.cuda.synchronize()
@@ -146,8 +132,7 @@ def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
     try:
         ncu_path = ncu.find_ncu()
     except ncu.NcuUnavailable as error:
-        print(f"torchlab profile --ncu: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(f"--ncu: {error}") from None
     argv = [a for a in args.argv if a != "--ncu"]
     program = [sys.executable, "-m", "torchlab.cli", *argv, "--workload-only"]
     # Only torchlab's own kernels, or (for the other providers) every kernel of the workload.
@@ -169,29 +154,32 @@ def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
     return 0 if done.returncode == 0 and kernels else 1
 
 
-def _device(requested: str | None):
-    """The device to run on, or an exit status after saying why there is none."""
+def _device(requested: str | None) -> str:
+    """The device to run on: the one asked for, else the GPU if torch sees one."""
     import torch
 
     if requested == "cuda" and not torch.cuda.is_available():
-        print("torchlab: --device cuda, but torch sees no CUDA GPU here "
-              f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
-              "Run `torchlab doctor` to see why, or use --device cpu.", file=sys.stderr)
-        return 2
+        raise CommandError(
+            f"--device cuda, but torch sees no CUDA GPU here (torch {torch.__version__}, CUDA "
+            f"build: {torch.version.cuda or 'no'}). Run `torchlab doctor` to see why, or use "
+            "--device cpu.")
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _specs():
-    """The registered benchmark specs, or an exit status if the extension did not load."""
+def _specs(ops: list[str] | None, *, what: str) -> dict:
+    """The benchmark specs of ``ops`` (each once; all when None), by operator name."""
     import torchlab
 
     if torchlab.extension_error is not None:
-        print(f"torchlab: the compiled extension did not load ({torchlab.extension_error}). "
-              "Run `torchlab doctor` to see why and how to fix it.", file=sys.stderr)
-        return 1
+        raise CommandError(f"the compiled extension did not load ({torchlab.extension_error}). "
+                           "Run `torchlab doctor` to see why and how to fix it.", 1)
     from torchlab.bench import spec
 
-    return spec.specs()
+    available = spec.specs()
+    unknown = [op for op in ops or [] if op not in available]
+    if unknown:
+        raise CommandError(f"no {what} {', '.join(unknown)}; there are: {', '.join(available)}")
+    return {op: available[op] for op in dict.fromkeys(ops or available)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        print(f"torchlab {args.command}: {error}", file=sys.stderr)
+        return error.status
 
 
 if __name__ == "__main__":
