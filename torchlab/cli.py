@@ -62,9 +62,6 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
-NCU_RANGE = "torchlab-workload"  # the NVTX range ncu profiles inside
-
-
 def profile(args: argparse.Namespace) -> int:
     import torch
 
@@ -103,10 +100,10 @@ def profile(args: argparse.Namespace) -> int:
 
     if args.workload_only:  # the process ncu watches: warmed up above, then the profiled calls
         torch.cuda.synchronize()
-        with torch.cuda.nvtx.range(NCU_RANGE):
+        with torch.cuda.profiler.profile():  # cudaProfilerStart/Stop: what ncu profiles
             for _ in range(args.reps):
                 fn()
-        torch.cuda.synchronize()
+            torch.cuda.synchronize()
         return 0
     if args.ncu:
         return _run_ncu(args, provider, label)
@@ -137,8 +134,7 @@ def _run_ncu(args: argparse.Namespace, provider, label: str) -> int:
     program = [sys.executable, "-m", "torchlab.cli", *argv, "--workload-only"]
     # Only torchlab's own kernels, or (for the other providers) every kernel of the workload.
     regex = "torchlab::" if provider.name == "torchlab" else None
-    cmd = ncu.command(ncu_path, program, kernel_regex=regex, nvtx_range=NCU_RANGE,
-                      launch_count=args.ncu_launches)
+    cmd = ncu.command(ncu_path, program, kernel_regex=regex, launch_count=args.ncu_launches)
     print(f"Running Nsight Compute on {label}:\n  {' '.join(cmd)}", flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     out = Path(args.out)
@@ -257,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser_profile.add_argument("--reps", type=int, default=5, help="profiled repetitions")
     parser_profile.add_argument("--ncu", action="store_true",
                                 help="run Nsight Compute (ncu --clock-control none) instead")
-    parser_profile.add_argument("--ncu-launches", type=int, default=4, metavar="N",
-                                help="kernel launches ncu profiles (default: 4)")
+    parser_profile.add_argument("--ncu-launches", type=int, default=6, metavar="N",
+                                help="kernel launches ncu profiles (default: 6)")
     parser_profile.add_argument("--out", default="benchmarks/results/local",
                                 help="where the trace and ncu's CSV go")
     parser_profile.add_argument("--workload-only", action="store_true", help=argparse.SUPPRESS)

@@ -61,12 +61,12 @@ def test_report_shows_units_people_read():
     assert "profiled no kernel" in ncu.format_report([])
 
 
-def test_command_uses_the_gpu_clocks_and_filters_the_workload():
-    cmd = ncu.command("ncu", ["python", "x.py"], kernel_regex="torchlab::",
-                      nvtx_range="work", launch_count=3)
+def test_command_uses_the_gpu_clocks_and_profiles_between_profiler_start_and_stop():
+    cmd = ncu.command("ncu", ["python", "x.py"], kernel_regex="torchlab::", launch_count=3)
     assert cmd[:3] == ["ncu", "--clock-control", "none"]
     assert cmd[-2:] == ["python", "x.py"]
-    assert "regex:torchlab::" in cmd and "work/" in cmd
+    assert "regex:torchlab::" in cmd
+    assert cmd[cmd.index("--profile-from-start") + 1] == "off"
     assert cmd[cmd.index("--launch-count") + 1] == "3"
     assert set(cmd[cmd.index("--metrics") + 1].split(",")) == set(ncu.METRICS)
 

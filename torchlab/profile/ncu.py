@@ -46,13 +46,15 @@ def find_ncu() -> str:
     return path
 
 
-def command(ncu: str, program: list[str], *, kernel_regex: str | None, nvtx_range: str,
+def command(ncu: str, program: list[str], *, kernel_regex: str | None,
             launch_count: int) -> list[str]:
-    """ncu's command line: the kernels inside the NVTX push/pop range ``nvtx_range`` (and
-    matching ``kernel_regex``, if given), the first ``launch_count`` of them."""
+    """ncu's command line: the kernels launched between the program's cudaProfilerStart and
+    cudaProfilerStop (from any thread: the backward's kernels come from autograd's own, which
+    an NVTX range on the main thread would miss) and matching ``kernel_regex``, if given;
+    the first ``launch_count`` of them."""
     cmd = [ncu, "--clock-control", "none", "--target-processes", "all", "--csv",
            "--page", "details", "--print-units", "base", "--launch-count", str(launch_count),
-           "--nvtx", "--nvtx-include", f"{nvtx_range}/", "--metrics", ",".join(METRICS)]
+           "--profile-from-start", "off", "--metrics", ",".join(METRICS)]
     if kernel_regex:
         cmd += ["--kernel-name-base", "demangled", "--kernel-name", f"regex:{kernel_regex}"]
     return cmd + program
