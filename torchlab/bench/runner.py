@@ -4,8 +4,8 @@ timed, side by side, with the machine's ceilings measured in the same run.
 For each case and dtype the inputs are made once (random, outside any timed region) and
 shared by every provider and mode. A provider whose result is wrong is reported as wrong
 and not timed; one that fails is reported with its error. ``compile`` providers are
-compiled from scratch for each case and dtype (no recompile limit can quietly turn them
-back into eager), and their compile time is reported apart from the timings.
+compiled from scratch for each case, dtype and mode (no recompile limit can quietly turn
+them back into eager), and their compile time is reported apart from the timings.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def make_providers(spec: BenchSpec, case: Case, names: Sequence[str]) -> list[Pr
         elif name == "eager":
             providers.append(Provider(name, "", lambda inputs: spec.native(inputs, case.params)))
         elif name in COMPILE_MODES:
-            torch._dynamo.reset()  # a fresh cache for each case: no recompile limit is hit
+            torch._dynamo.reset()  # a fresh cache for each call: no recompile limit is hit
             compiled = torch.compile(lambda inputs: spec.native(inputs, case.params),
                                      mode=COMPILE_MODES[name], dynamic=False, fullgraph=True)
             providers.append(Provider(name, "", compiled, compiled=True))

@@ -89,6 +89,3 @@ def specs() -> dict[str, BenchSpec]:
 
     return dict(_SPECS)
 
-
-def nbytes(*tensors: Tensor) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)

@@ -103,16 +103,16 @@ def time_cuda(fn: Callable[[], object], *, warmup: int = 3, reps: int | None = N
     flush = _l2_flush_buffer()
     for _ in range(warmup):
         fn()
-    times, queue_ms = _time_events(fn, flush, 3)
-    estimate = statistics.median(times)
-    times, queue_ms = _time_events(fn, flush, reps or _reps_for(estimate))
+    estimate, _ = _time_events(fn, flush, 3)
+    reps = reps or _reps_for(statistics.median(estimate))
+    times, queue_ms = _time_events(fn, flush, reps)
     timing = _summary(times, "events")
     launch_bound = statistics.median(queue_ms) >= LAUNCH_BOUND_CPU_SHARE * timing.median_ms
     timing = dataclasses.replace(timing, launch_bound=launch_bound)
     if graph_if_launch_bound and launch_bound:
         graph = _capture(fn)
         if graph is not None:
-            times, _ = _time_events(graph.replay, flush, reps or _reps_for(estimate))
+            times, _ = _time_events(graph.replay, flush, reps)
             timing = dataclasses.replace(_summary(times, "graph"), launch_bound=True,
                                          events_ms=timing.median_ms)
     return timing
