@@ -8,7 +8,8 @@ fake kernels and autograd formulas written in Python (``torchlab.ops``).
 import torch  # noqa: F401  (the extension links against libtorch: load it first)
 
 __version__ = "0.1.0"
-__all__ = ["bias_gelu"]
+__all__ = ["add_rms_norm", "bias_gelu", "layer_norm", "log_softmax", "nn", "rms_norm",
+           "softmax"]
 
 try:
     from torchlab import _C  # noqa: F401
@@ -17,7 +18,12 @@ except ImportError as error:
     extension_error: ImportError | None = error
 else:
     extension_error = None
+    from torchlab import nn  # noqa: F401
+    from torchlab.ops.add_rms_norm import add_rms_norm
     from torchlab.ops.bias_gelu import bias_gelu
+    from torchlab.ops.layer_norm import layer_norm
+    from torchlab.ops.rms_norm import rms_norm
+    from torchlab.ops.softmax import log_softmax, softmax
 
 
 def __getattr__(name: str):

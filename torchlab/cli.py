@@ -174,7 +174,7 @@ def _specs(ops: list[str] | None, *, what: str) -> dict:
     available = spec.specs()
     unknown = [op for op in ops or [] if op not in available]
     if unknown:
-        raise CommandError(f"no {what} {', '.join(unknown)}; there are: {', '.join(available)}")
+        raise CommandError(f"no {what} {', '.join(unknown)}; there are: {', '.join(sorted(available))}")
     return {op: available[op] for op in dict.fromkeys(ops or available)}
 
 

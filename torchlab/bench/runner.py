@@ -234,8 +234,8 @@ def run(specs: Sequence[BenchSpec], *, device: str, dtypes: Sequence[str] = tupl
     started = time.perf_counter()
     ceiling = ceilings_module.measure(device)
     env = environment(device)  # after the ceilings: clocks read under load, not idle
-    plan = [(spec, case, dtype) for spec in specs for case in spec.cases(shapes, device)
-            for dtype in dtypes]
+    plan = [(spec, case, dtype) for spec in specs if device in spec.devices
+            for case in spec.cases(shapes, device) for dtype in dtypes]
     progress = _Progress(len(plan) * len(modes), progress_file)
     records = []
     try:

@@ -65,6 +65,8 @@ class BenchSpec:
     # Which ceiling the operator is measured against: "memory" (the device copy) or
     # "compute" (the matrix product of its dtype).
     bound: str = "memory"
+    # The device types it runs on (a CUDA ladder: "cuda" alone).
+    devices: tuple[str, ...] = ("cpu", "cuda")
 
 
 _SPECS: dict[str, BenchSpec] = {}

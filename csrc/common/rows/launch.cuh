@@ -1,0 +1,248 @@
+// Launching a row operator on CUDA: the version ladder (v1_... to v4_...), the choice of
+// threads per row by row length, and the column sums' second stage.
+#pragma once
+
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAException.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/checks.h"
+#include "common/launch.cuh"
+#include "common/rows/v1_thread_per_row.cuh"
+#include "common/rows/v2_block_shared.cuh"
+#include "common/rows/v3_warp_vector.cuh"
+#include "common/rows/v4_registers.cuh"
+
+namespace torchlab::rows {
+
+constexpr int kBestVersion = kVersions;
+// Version 4: 16-byte vectors a thread holds of each input, and the largest block of a row.
+constexpr int kV4Chunks = 4;
+constexpr int kV4MaxRowThreads = 512;
+constexpr int kV4MaxClusterSize = 8;  // the portable limit
+
+// Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
+// A block covers 32 columns; its 8 rows of threads take every 8th partial row, then add
+// their 8 sums in a fixed order.
+constexpr int kSumCols = 32;
+constexpr int kSumRows = 8;
+
+template <typename scalar_t>
+struct ColumnSumOutputs {
+  scalar_t* out[kMaxColumnSums];
+};
+
+template <typename scalar_t, typename acc_t>
+__global__ void __launch_bounds__(kSumCols* kSumRows) sum_partials_kernel(
+    const acc_t* __restrict__ partial, ColumnSumOutputs<scalar_t> sums, int64_t partial_rows,
+    int num_sums, int64_t cols) {
+  __shared__ acc_t block_sums[kSumRows][kSumCols];
+  const int i = blockIdx.y;
+  const int64_t col = int64_t(blockIdx.x) * kSumCols + threadIdx.x;
+  acc_t sum = 0;
+  if (col < cols) {
+    for (int64_t p = threadIdx.y; p < partial_rows; p += kSumRows) {
+      sum += partial[(p * num_sums + i) * cols + col];
+    }
+  }
+  block_sums[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+#pragma unroll
+    for (int y = 1; y < kSumRows; ++y) sum += block_sums[y][threadIdx.x];
+    sums.out[i][col] = scalar_t(sum);
+  }
+}
+
+// kLadder: versions 1 and 2 are compiled too (for the ladder operators alone: the public
+// ones run version 4, or version 3 where 4 cannot).
+template <typename Op, bool kLadder>
+class Launcher {
+ public:
+  using scalar_t = typename Op::scalar_t;
+  using acc_t = typename Op::acc_t;
+
+  // column_sums: Op::kColumnSums tensors of [cols], written.
+  Launcher(const Op& op, const Tensors<scalar_t>& t, std::vector<at::Tensor> column_sums,
+           const at::TensorOptions& options)
+      : op_(op), t_(t), column_sums_(std::move(column_sums)), options_(options),
+        stream_(at::cuda::getCurrentCUDAStream()) {
+    TORCH_INTERNAL_ASSERT(column_sums_.size() == size_t(Op::kColumnSums));
+  }
+
+  void run(int version) {
+    check_ladder_version(version);
+    if (t_.rows == 0) {
+      for (at::Tensor& sum : column_sums_) sum.zero_();  // sums over no rows
+      return;
+    }
+    if constexpr (kLadder && Op::kColumnSums == 0) {
+      if (version == 1) return launch_v1();
+      if (version == 2) return launch_v2();
+    } else {
+      TORCH_CHECK(version >= 3, "versions 1 and 2 run the ladder operators only");
+    }
+    if (vectorizable()) {
+      if (version == 3 || !launch_v4<kVec16<scalar_t>>()) launch_v3<kVec16<scalar_t>>();
+    } else {
+      launch_v3<1>();  // 16-byte vectors need whole vectors in a row and aligned pointers
+    }
+  }
+
+ private:
+  bool vectorizable() const {
+    constexpr int W = kVec16<scalar_t>;
+    if (t_.cols % W != 0) return false;
+    for (int i = 0; i < Op::kInputs; ++i) {
+      if (!is_aligned(t_.in[i], 16)) return false;
+    }
+    for (int i = 0; i < Op::kOutputs; ++i) {
+      if (!is_aligned(t_.out[i], 16)) return false;
+    }
+    for (int i = 0; i < Op::kColumnInputs; ++i) {
+      if (!is_aligned(t_.column_in[i], 16)) return false;
+    }
+    return true;
+  }
+
+  void launch_v1() {
+    thread_per_row_kernel<Op><<<ceil_div(t_.rows, kV1Threads), kV1Threads, 0, stream_>>>(op_, t_);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+
+  void launch_v2() {
+    const int64_t blocks = std::min<int64_t>(t_.rows, 1 << 20);
+    block_shared_kernel<Op><<<blocks, kV2Threads, 0, stream_>>>(op_, t_);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+
+  template <int W>
+  void launch_v3() {
+    constexpr auto kernel = warp_vector_kernel<Op, W>;
+    const int64_t blocks =
+        std::min(t_.rows, resident_threads<kernel>(kV3Threads) / kV3Threads);
+    // Each block adds its rows' terms to its own partial row: start from zero.
+    const at::Tensor partial = partial_sums(blocks, /*zeroed=*/true);
+    kernel<<<blocks, kV3Threads, 0, stream_>>>(op_, t_);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    sum_partials(partial, blocks);
+  }
+
+  // The smallest configuration whose threads hold the row; false if none does.
+  template <int W>
+  bool launch_v4() {
+    constexpr int64_t kPerThread = int64_t(kV4Chunks) * W;
+    const int64_t cols = t_.cols;
+    if (cols <= 32 * kPerThread) return launch_registers<W, 32, 4, false>(1);
+    if (cols <= 64 * kPerThread) return launch_registers<W, 64, 2, false>(1);
+    if (cols <= 128 * kPerThread) return launch_registers<W, 128, 1, false>(1);
+    if (cols <= 256 * kPerThread) return launch_registers<W, 256, 1, false>(1);
+    if (cols <= kV4MaxRowThreads * kPerThread) {
+      return launch_registers<W, kV4MaxRowThreads, 1, false>(1);
+    }
+    const bool hopper = at::cuda::getCurrentDeviceProperties()->major >= 9;
+    const int64_t per_block = kV4MaxRowThreads * kPerThread;
+    if (!hopper || cols > kV4MaxClusterSize * per_block) return false;
+    int cluster_size = 2;
+    while (cluster_size * per_block < cols) cluster_size *= 2;
+    return launch_registers<W, kV4MaxRowThreads, 1, true>(cluster_size);
+  }
+
+  template <int W, int kRowThreads, int kRowsPerBlock, bool kCluster>
+  bool launch_registers(int cluster_size) {
+    constexpr auto kernel = registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kV4Chunks, kCluster>;
+    constexpr int kThreads = kRowThreads * kRowsPerBlock;
+    const int64_t row_slots = ceil_div(t_.rows, kRowsPerBlock);
+    cudaLaunchConfig_t config = {};
+    config.blockDim = dim3(kRowThreads, kRowsPerBlock);
+    config.stream = stream_;
+    cudaLaunchAttribute cluster_dim;
+    cluster_dim.id = cudaLaunchAttributeClusterDimension;
+    cluster_dim.val.clusterDim.x = cluster_size;
+    cluster_dim.val.clusterDim.y = 1;
+    cluster_dim.val.clusterDim.z = 1;
+    int64_t groups;
+    if constexpr (kCluster) {
+      config.gridDim = dim3(cluster_size);
+      config.attrs = &cluster_dim;
+      config.numAttrs = 1;
+      int clusters = 0;
+      C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config));
+      if (clusters == 0) return false;
+      groups = std::min<int64_t>(row_slots, clusters);
+    } else {
+      groups = std::min(row_slots, resident_threads<kernel>(kThreads) / kThreads);
+    }
+    config.gridDim = dim3(groups * cluster_size);
+    const at::Tensor partial = partial_sums(groups * kRowsPerBlock, /*zeroed=*/false);
+    C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));
+    sum_partials(partial, groups * kRowsPerBlock);
+    return true;
+  }
+
+  at::Tensor partial_sums(int64_t partial_rows, bool zeroed) {
+    if constexpr (Op::kColumnSums == 0) {
+      return at::Tensor();
+    } else {
+      const auto options = options_.dtype(c10::CppTypeToScalarType<acc_t>::value);
+      at::Tensor partial = zeroed
+          ? at::zeros({partial_rows, Op::kColumnSums, t_.cols}, options)
+          : at::empty({partial_rows, Op::kColumnSums, t_.cols}, options);
+      t_.column_partial = partial.mutable_data_ptr<acc_t>();
+      return partial;
+    }
+  }
+
+  void sum_partials(const at::Tensor& partial, int64_t partial_rows) {
+    if constexpr (Op::kColumnSums > 0) {
+      if (t_.cols == 0) return;
+      ColumnSumOutputs<scalar_t> outputs;
+      for (int i = 0; i < Op::kColumnSums; ++i) {
+        outputs.out[i] = column_sums_[i].mutable_data_ptr<scalar_t>();
+      }
+      const dim3 grid(ceil_div(t_.cols, kSumCols), Op::kColumnSums);
+      sum_partials_kernel<scalar_t, acc_t><<<grid, dim3(kSumCols, kSumRows), 0, stream_>>>(
+          partial.const_data_ptr<acc_t>(), outputs, partial_rows, Op::kColumnSums, t_.cols);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    }
+  }
+
+  Op op_;
+  Tensors<scalar_t> t_;
+  std::vector<at::Tensor> column_sums_;
+  at::TensorOptions options_;
+  cudaStream_t stream_;
+};
+
+// CUDA as a device for the operators' shared wrappers (csrc/ops/<op>/<op>.h), beside
+// CpuRows (csrc/common/rows_cpu.h), running the given version of the ladder.
+template <bool kLadder = false>
+struct CudaRows {
+  int version = kBestVersion;
+
+  // Calls f(scalar_t{}) for the tensor's dtype: float32, bfloat16 or float16.
+  template <typename F>
+  static void dispatch(const char* op, at::ScalarType dtype, F&& f) {
+    switch (dtype) {
+      case at::kFloat: return f(float{});
+      case at::kBFloat16: return f(c10::BFloat16{});
+      case at::kHalf: return f(c10::Half{});
+      default:
+        TORCH_CHECK(false, op, ": on CUDA, expected float32, bfloat16 or float16, got ",
+                    dtype_name(dtype), " (float64 runs on the CPU)");
+    }
+  }
+
+  template <typename Op>
+  void run(const Op& op, const Tensors<typename Op::scalar_t>& t,
+           std::vector<at::Tensor> column_sums, const at::TensorOptions& options) const {
+    Launcher<Op, kLadder>(op, t, std::move(column_sums), options).run(version);
+  }
+};
+
+}  // namespace torchlab::rows

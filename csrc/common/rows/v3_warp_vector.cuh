@@ -1,0 +1,93 @@
+// Version 3: 16-byte vector loads and warp-shuffle reductions; the row streamed from memory.
+//
+// Changes from version 2: each thread loads W elements at once (W = 16 bytes / element
+// size, where the row length and the pointers allow; else W = 1), a quarter or an eighth of
+// the load instructions; the block reduces with warp shuffles and a single barrier
+// (RowReducer) instead of a shared-memory tree with eight. The loops are unrolled so that
+// several loads are in flight per thread. It still reads the row once per reduction and
+// once more to write, which the L2 absorbs only while the rows being worked on fit in it:
+// softmax and LayerNorm (two reductions) read three times what they write.
+// Should run near the copy bandwidth for RMSNorm at moderate row lengths, and is the
+// version that takes any row length, any alignment: the fallback of version 4.
+//
+// Column sums (grad_weight, grad_bias) go to the block's own row of column_partial, which
+// each thread updates at columns that only it touches: no atomics, a fixed order.
+#pragma once
+
+#include "common/rows/reduce.cuh"
+#include "common/vec.cuh"
+
+namespace torchlab::rows {
+
+constexpr int kV3Threads = 256;
+
+template <typename Op, int W>
+__global__ void __launch_bounds__(kV3Threads)
+    warp_vector_kernel(Op op, Tensors<typename Op::scalar_t> t) {
+  using scalar_t = typename Op::scalar_t;
+  using acc_t = typename Op::acc_t;
+  __shared__ acc_t warp_totals[2][1][kV3Threads / 32];
+  RowReducer<acc_t, kV3Threads, 1, false> reducer{warp_totals, nullptr};
+  constexpr int64_t kStep = int64_t(kV3Threads) * W;
+  const int64_t first_col = int64_t(threadIdx.x) * W;
+
+  for (int64_t row = blockIdx.x; row < t.rows; row += gridDim.x) {
+    Op row_op = op;
+    begin_row(row_op, t, row);
+    const RowPointers<Op> p(t, row);
+#pragma unroll
+    for (int round = 0; round < Op::kRounds; ++round) {
+      const Reduce kind = Op::reduction(round);
+      acc_t local = identity<acc_t>(kind);
+#pragma unroll 4
+      for (int64_t c = first_col; c < t.cols; c += kStep) {
+        Vec<scalar_t, W> in_vec[kMaxInputs];
+        Vec<scalar_t, W> column_vec[kMaxColumnInputs];
+        for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
+        for (int i = 0; i < Op::kColumnInputs; ++i) {
+          if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
+        }
+#pragma unroll
+        for (int j = 0; j < W; ++j) {
+          acc_t in[kMaxInputs];
+          acc_t column_in[kMaxColumnInputs];
+          for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
+          for (int i = 0; i < Op::kColumnInputs; ++i) {
+            column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
+          }
+          local = combine(kind, local, row_op.contribution(round, in, column_in));
+        }
+      }
+      row_op.end_round(round, reducer.reduce(local, kind));
+    }
+    acc_t* partial = t.column_partial + int64_t(blockIdx.x) * Op::kColumnSums * t.cols;
+#pragma unroll 2
+    for (int64_t c = first_col; c < t.cols; c += kStep) {
+      Vec<scalar_t, W> in_vec[kMaxInputs];
+      Vec<scalar_t, W> column_vec[kMaxColumnInputs];
+      Vec<scalar_t, W> out_vec[kMaxOutputs];
+      for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
+      for (int i = 0; i < Op::kColumnInputs; ++i) {
+        if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
+      }
+#pragma unroll
+      for (int j = 0; j < W; ++j) {
+        acc_t in[kMaxInputs];
+        acc_t column_in[kMaxColumnInputs];
+        acc_t out[kMaxOutputs];
+        acc_t column_sum[kMaxColumnSums];
+        for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
+        for (int i = 0; i < Op::kColumnInputs; ++i) {
+          column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
+        }
+        row_op.output(in, column_in, out, column_sum);
+        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
+        for (int i = 0; i < Op::kColumnSums; ++i) partial[i * t.cols + c + j] += column_sum[i];
+      }
+      for (int i = 0; i < Op::kOutputs; ++i) store_vec(p.out[i] + c, out_vec[i]);
+    }
+    if (threadIdx.x == 0) write_row_outputs(row_op, t, row);
+  }
+}
+
+}  // namespace torchlab::rows
