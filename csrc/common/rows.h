@@ -48,13 +48,14 @@ constexpr int kMaxColumnSums = 2;
 
 enum class Reduce { Sum, Max };
 
-// The CUDA kernels' versions, from one thread a row (1) to the row in registers (4):
-// csrc/common/rows/v*.cuh.
-constexpr int kVersions = 4;
+// The CUDA kernels' versions, from one thread a row (1) to the row staged in shared
+// memory (5): csrc/common/rows/v*.cuh.
+constexpr int kVersions = 5;
 
 inline void check_ladder_version(int64_t version) {
   TORCH_CHECK(version >= 1 && version <= kVersions,
-              "expected version to be 1, 2, 3 or 4, got ", std::to_string(version));
+              "expected version to be 1 to ", std::to_string(kVersions), ", got ",
+              std::to_string(version));
 }
 
 template <typename acc_t>

@@ -6,7 +6,8 @@ determinism, more than 2^31 elements, and the CUDA ladders."""
 import pytest
 import torch
 
-from torchlab.testing import assert_close_to_reference, devices, poisoned_outputs, randn
+from torchlab.testing import (ATOL, RTOL, assert_close_to_reference, devices, poisoned_outputs,
+                              randn)
 
 from .row_ops import ROW_OPS, reference_gradients
 
@@ -54,6 +55,14 @@ def test_forward_and_backward_match_reference(device, op_name, dtype, shape):
         grads = torch.autograd.grad(outputs, list(inputs.values()), grad_outputs)
     expected = reference_gradients(op, inputs, grad_outputs, outputs)
     for (name, got) in zip(inputs, grads):
+        if shape[-1] == 1 and op.parameters and name in op.inputs:
+            # A norm over one element: grad_x is a difference of terms of size g w rstd
+            # (rstd up to 1/sqrt(eps)) that cancel, to 0 for layer_norm; rounding leaves a
+            # few units of the dtype's precision of those terms.
+            terms = (grad_outputs[0].double() * inputs[op.parameters[0]].double()).abs() / 1e-6**0.5
+            error = (got.double() - expected[name]).abs()
+            assert bool((error <= RTOL[dtype] * terms + ATOL[dtype]).all()), (name, error.max())
+            continue
         assert_close_to_reference(got, expected[name], dtype, name=f"{op_name} grad {name}")
 
 
@@ -318,7 +327,7 @@ LADDER_SHAPES = [(1, 1), (5, 13), (7, 256), (9, 1000), (4, 4099), (33, 4096), (3
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("shape", LADDER_SHAPES, ids=str)
 def test_every_version_of_the_ladders(version, dtype, shape):
@@ -337,5 +346,5 @@ def test_every_version_of_the_ladders(version, dtype, shape):
 
 @pytest.mark.gpu
 def test_ladder_rejects_an_unknown_version():
-    with pytest.raises(RuntimeError, match="expected version to be 1, 2, 3 or 4, got 5"):
-        torch.ops.torchlab.softmax_ladder(torch.ones(2, 4, device="cuda"), -1, 5)
+    with pytest.raises(RuntimeError, match="expected version to be 1 to 5, got 6"):
+        torch.ops.torchlab.softmax_ladder(torch.ones(2, 4, device="cuda"), -1, 6)

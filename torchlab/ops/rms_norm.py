@@ -24,7 +24,7 @@ from torchlab.ops import _rows
 from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
                                   check_same_shape)
 
-LADDER_VERSIONS = (1, 2, 3, 4)
+LADDER_VERSIONS = (1, 2, 3, 4, 5)
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> list[int]:
@@ -51,7 +51,7 @@ def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | 
 def rms_norm_ladder(x: Tensor, normalized_shape: int | Sequence[int],
                     weight: Tensor | None = None, eps: float | None = None, *,
                     version: int = 4) -> Tensor:
-    """The RMSNorm forward by one version of the CUDA ladder (1 to 4); no autograd."""
+    """The RMSNorm forward by one version of the CUDA ladder (1 to 5); no autograd."""
     return torch.ops.torchlab.rms_norm_ladder(x, _shape(normalized_shape), weight, eps, version)
 
 
@@ -128,7 +128,7 @@ def _rms_norm_backward_fake(grad_out, x, rstd, normalized_shape, weight):
 @torch.library.register_fake("torchlab::rms_norm_ladder")
 def _rms_norm_ladder_fake(x, normalized_shape, weight, eps, version):
     torch._check(version in LADDER_VERSIONS,
-                 lambda: f"expected version to be 1, 2, 3 or 4, got {version}")
+                 lambda: f"expected version to be 1 to 5, got {version}")
     return _rms_norm_fake(x, normalized_shape, weight, eps)[0]
 
 

@@ -24,7 +24,7 @@ from torchlab.ops import _rows
 from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
                                   check_same_shape)
 
-LADDER_VERSIONS = (1, 2, 3, 4)
+LADDER_VERSIONS = (1, 2, 3, 4, 5)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -48,7 +48,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def softmax_ladder(x: Tensor, dim: int = -1, *, version: int = 4) -> Tensor:
-    """The softmax forward by one version of the CUDA ladder (1 to 4); no autograd."""
+    """The softmax forward by one version of the CUDA ladder (1 to 5); no autograd."""
     return torch.ops.torchlab.softmax_ladder(x, dim, version)
 
 
@@ -106,7 +106,7 @@ torch.library.register_fake("torchlab::log_softmax_backward",
 @torch.library.register_fake("torchlab::softmax_ladder")
 def _softmax_ladder_fake(x: Tensor, dim: int, version: int) -> Tensor:
     torch._check(version in LADDER_VERSIONS,
-                 lambda: f"expected version to be 1, 2, 3 or 4, got {version}")
+                 lambda: f"expected version to be 1 to 5, got {version}")
     return _forward_fake("softmax")(x, dim)
 
 

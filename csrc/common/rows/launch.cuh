@@ -1,4 +1,4 @@
-// Launching a row operator on CUDA: the version ladder (v1_... to v4_...), the choice of
+// Launching a row operator on CUDA: the version ladder (v1_... to v5_...), the choice of
 // threads per row by row length, and the column sums' second stage.
 #pragma once
 
@@ -17,14 +17,17 @@
 #include "common/rows/v2_block_shared.cuh"
 #include "common/rows/v3_warp_vector.cuh"
 #include "common/rows/v4_registers.cuh"
+#include "common/rows/v5_staged.cuh"
 
 namespace torchlab::rows {
 
 constexpr int kBestVersion = kVersions;
-// Version 4: 16-byte vectors a thread holds of each input, and the largest block of a row.
-constexpr int kV4Chunks = 4;
-constexpr int kV4MaxRowThreads = 512;
-constexpr int kV4MaxClusterSize = 8;  // the portable limit
+// Versions 4 and 5: 16-byte vectors a thread holds of each input, the largest block of a
+// row, and the largest clusters (8 is the portable limit; Hopper allows 16 on request).
+constexpr int kChunks = 4;
+constexpr int kMaxRowThreads = 512;
+constexpr int kMaxClusterSize = 8;
+constexpr int kMaxStagedClusterSize = 16;
 
 // Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
 // A block covers 32 columns; its 8 rows of threads take every 8th partial row, then add
@@ -88,7 +91,10 @@ class Launcher {
       TORCH_CHECK(version >= 3, "versions 1 and 2 run the ladder operators only");
     }
     if (vectorizable()) {
-      if (version == 3 || !launch_v4<kVec16<scalar_t>>()) launch_v3<kVec16<scalar_t>>();
+      constexpr int W = kVec16<scalar_t>;
+      const bool fitted = (version == 4 && launch_fitted<W, /*kStaged=*/false>()) ||
+                          (version == 5 && launch_fitted<W, /*kStaged=*/true>());
+      if (!fitted) launch_v3<W>();
     } else {
       launch_v3<1>();  // 16-byte vectors need whole vectors in a row and aligned pointers
     }
@@ -133,51 +139,88 @@ class Launcher {
     sum_partials(partial, blocks);
   }
 
-  // The smallest configuration whose threads hold the row; false if none does.
-  template <int W>
-  bool launch_v4() {
-    constexpr int64_t kPerThread = int64_t(kV4Chunks) * W;
+  // Versions 4 and 5: the smallest configuration whose threads hold the row, a warp a row
+  // (four rows a block) to 512 threads a row, then clusters of 512-thread blocks; false if
+  // none does (a row too long, or clusters on a GPU older than Hopper).
+  template <int W, bool kStaged>
+  bool launch_fitted() {
+    constexpr int64_t kPerThread = int64_t(kChunks) * W;
     const int64_t cols = t_.cols;
-    if (cols <= 32 * kPerThread) return launch_registers<W, 32, 4, false>(1);
-    if (cols <= 64 * kPerThread) return launch_registers<W, 64, 2, false>(1);
-    if (cols <= 128 * kPerThread) return launch_registers<W, 128, 1, false>(1);
-    if (cols <= 256 * kPerThread) return launch_registers<W, 256, 1, false>(1);
-    if (cols <= kV4MaxRowThreads * kPerThread) {
-      return launch_registers<W, kV4MaxRowThreads, 1, false>(1);
+    if (cols <= 32 * kPerThread) return launch_fitted<W, kStaged, 32, 4, kChunks, false>(1);
+    if (cols <= 64 * kPerThread) return launch_fitted<W, kStaged, 64, 2, kChunks, false>(1);
+    if (cols <= 128 * kPerThread) return launch_fitted<W, kStaged, 128, 1, kChunks, false>(1);
+    if (cols <= 256 * kPerThread) return launch_fitted<W, kStaged, 256, 1, kChunks, false>(1);
+    if (cols <= kMaxRowThreads * kPerThread) {
+      return launch_fitted<W, kStaged, kMaxRowThreads, 1, kChunks, false>(1);
     }
-    const bool hopper = at::cuda::getCurrentDeviceProperties()->major >= 9;
-    const int64_t per_block = kV4MaxRowThreads * kPerThread;
-    if (!hopper || cols > kV4MaxClusterSize * per_block) return false;
+    // Shared memory holds twice the chunks of one input that registers do.
+    constexpr int kClusterChunks = kStaged && Op::kInputs == 1 ? 2 * kChunks : kChunks;
+    const int64_t per_block = int64_t(kMaxRowThreads) * kClusterChunks * W;
+    const int max_cluster = kStaged ? kMaxStagedClusterSize : kMaxClusterSize;
+    if (at::cuda::getCurrentDeviceProperties()->major < 9 || cols > max_cluster * per_block) {
+      return false;
+    }
     int cluster_size = 2;
     while (cluster_size * per_block < cols) cluster_size *= 2;
-    return launch_registers<W, kV4MaxRowThreads, 1, true>(cluster_size);
+    return launch_fitted<W, kStaged, kMaxRowThreads, 1, kClusterChunks, true>(cluster_size);
   }
 
-  template <int W, int kRowThreads, int kRowsPerBlock, bool kCluster>
-  bool launch_registers(int cluster_size) {
-    constexpr auto kernel = registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kV4Chunks, kCluster>;
-    constexpr int kThreads = kRowThreads * kRowsPerBlock;
-    const int64_t row_slots = ceil_div(t_.rows, kRowsPerBlock);
+  template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
+            bool kCluster>
+  static constexpr auto fitted_kernel() {
+    if constexpr (kStaged) {
+      return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
+    } else {
+      return registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
+    }
+  }
+
+  template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
+            bool kCluster>
+  bool launch_fitted(int cluster_size) {
+    constexpr auto kernel =
+        fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>();
+    constexpr int kShared =
+        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks> : 0;
+    // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
+    // grid's size, asked once per kernel.
+    static int resident[5] = {-1, -1, -1, -1, -1};
+    int& fits = resident[__builtin_ctz(cluster_size)];
+
     cudaLaunchConfig_t config = {};
     config.blockDim = dim3(kRowThreads, kRowsPerBlock);
+    config.dynamicSmemBytes = kShared;
     config.stream = stream_;
     cudaLaunchAttribute cluster_dim;
     cluster_dim.id = cudaLaunchAttributeClusterDimension;
     cluster_dim.val.clusterDim.x = cluster_size;
     cluster_dim.val.clusterDim.y = 1;
     cluster_dim.val.clusterDim.z = 1;
-    int64_t groups;
     if constexpr (kCluster) {
-      config.gridDim = dim3(cluster_size);
       config.attrs = &cluster_dim;
       config.numAttrs = 1;
-      int clusters = 0;
-      C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config));
-      if (clusters == 0) return false;
-      groups = std::min<int64_t>(row_slots, clusters);
-    } else {
-      groups = std::min(row_slots, resident_threads<kernel>(kThreads) / kThreads);
     }
+    if (fits < 0) {
+      if (kShared > 48 * 1024) {
+        C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            kShared));
+      }
+      if constexpr (kCluster) {
+        if (cluster_size > kMaxClusterSize) {
+          C10_CUDA_CHECK(cudaFuncSetAttribute(
+              kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+        }
+        config.gridDim = dim3(cluster_size);
+        C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&fits, kernel, &config));
+      } else {
+        int blocks_per_sm = 0;
+        C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+            &blocks_per_sm, kernel, kRowThreads * kRowsPerBlock, kShared));
+        fits = blocks_per_sm * at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+      }
+    }
+    if (fits == 0) return false;
+    const int64_t groups = std::min<int64_t>(ceil_div(t_.rows, kRowsPerBlock), fits);
     config.gridDim = dim3(groups * cluster_size);
     const at::Tensor partial = partial_sums(groups * kRowsPerBlock, /*zeroed=*/false);
     C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));

@@ -15,8 +15,7 @@
 // reductions' barriers hidden by the other blocks on each multiprocessor.
 #pragma once
 
-#include "common/rows/reduce.cuh"
-#include "common/vec.cuh"
+#include "common/rows/thread_chunks.cuh"
 
 namespace torchlab::rows {
 
@@ -29,137 +28,35 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     return;
   }
 #endif
-  using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
-  constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
+  using V = Vec<typename Op::scalar_t, W>;
   __shared__ acc_t warp_totals[2][kRowsPerBlock][kRowThreads / 32];
   __shared__ acc_t block_totals[2];
   RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster> reducer{warp_totals, block_totals};
+  const SlotGroup group = slot_group<kCluster>();
+  ThreadChunks<Op, W, kChunks> chunks(
+      (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W, int64_t(kRowThreads) * W);
 
-  // A cluster (or, without clusters, a block) is one row slot per threadIdx.y; slots walk
-  // down the rows together.
-  unsigned rank = 0, cluster_size = 1;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if constexpr (kCluster) {
-    rank = cooperative_groups::this_cluster().block_rank();
-    cluster_size = cooperative_groups::this_cluster().num_blocks();
-  }
-#endif
-  const int64_t slot_group = blockIdx.x / cluster_size;
-  const int64_t slot_groups = gridDim.x / cluster_size;
-  // Chunk k of this thread starts at column first_col + k * chunk_stride.
-  const int64_t chunk_stride = int64_t(kRowThreads) * W;
-  const int64_t first_col = (int64_t(rank) * kChunks * kRowThreads + threadIdx.x) * W;
-
-  acc_t column_sums[kSums][kChunks][W];
-#pragma unroll
-  for (int i = 0; i < kSums; ++i)
-#pragma unroll
-    for (int k = 0; k < kChunks; ++k)
-#pragma unroll
-      for (int j = 0; j < W; ++j) column_sums[i][k][j] = 0;
-
-  for (int64_t first_row = slot_group * kRowsPerBlock; first_row < t.rows;
-       first_row += slot_groups * kRowsPerBlock) {
+  for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
+       first_row += group.count * kRowsPerBlock) {
     const int64_t row = first_row + threadIdx.y;
-    const bool active = row < t.rows;  // inactive threads still take part in the barriers
-    bool valid[kChunks];
-    Vec<scalar_t, W> in_vec[kMaxInputs][kChunks];
+    const bool active = row < t.rows;
+    // Every load of the row first, all in flight at once; then the passes over registers.
+    V in_vec[kMaxInputs][kChunks];
 #pragma unroll
     for (int k = 0; k < kChunks; ++k) {
-      const int64_t c = first_col + k * chunk_stride;
-      valid[k] = active && c < t.cols;
 #pragma unroll
       for (int i = 0; i < Op::kInputs; ++i) {
-        if (valid[k]) in_vec[i][k] = load_vec<W>(t.in[i] + row * t.cols + c);
-      }
-    }
-    Op row_op = op;
-    if (active) begin_row(row_op, t, row);
-
-#pragma unroll
-    for (int round = 0; round < Op::kRounds; ++round) {
-      const Reduce kind = Op::reduction(round);
-      acc_t local = identity<acc_t>(kind);
-#pragma unroll
-      for (int k = 0; k < kChunks; ++k) {
-        if (!valid[k]) continue;
-        const int64_t c = first_col + k * chunk_stride;
-        Vec<scalar_t, W> column_vec[kMaxColumnInputs];
-#pragma unroll
-        for (int i = 0; i < Op::kColumnInputs; ++i) {
-          if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
-        }
-#pragma unroll
-        for (int j = 0; j < W; ++j) {
-          acc_t in[kMaxInputs];
-          acc_t column_in[kMaxColumnInputs];
-#pragma unroll
-          for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i][k].val[j]);
-#pragma unroll
-          for (int i = 0; i < Op::kColumnInputs; ++i) {
-            column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
-          }
-          local = combine(kind, local, row_op.contribution(round, in, column_in));
+        if (active && chunks.col(k) < t.cols) {
+          in_vec[i][k] = load_vec<W>(t.in[i] + row * t.cols + chunks.col(k));
         }
       }
-      row_op.end_round(round, reducer.reduce(local, kind));
     }
-
-#pragma unroll
-    for (int k = 0; k < kChunks; ++k) {
-      if (!valid[k]) continue;
-      const int64_t c = first_col + k * chunk_stride;
-      Vec<scalar_t, W> column_vec[kMaxColumnInputs];
-      Vec<scalar_t, W> out_vec[kMaxOutputs];
-#pragma unroll
-      for (int i = 0; i < Op::kColumnInputs; ++i) {
-        if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
-      }
-#pragma unroll
-      for (int j = 0; j < W; ++j) {
-        acc_t in[kMaxInputs];
-        acc_t column_in[kMaxColumnInputs];
-        acc_t out[kMaxOutputs];
-        acc_t column_sum[kMaxColumnSums];
-#pragma unroll
-        for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i][k].val[j]);
-#pragma unroll
-        for (int i = 0; i < Op::kColumnInputs; ++i) {
-          column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
-        }
-        row_op.output(in, column_in, out, column_sum);
-#pragma unroll
-        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
-#pragma unroll
-        for (int i = 0; i < Op::kColumnSums; ++i) column_sums[i][k][j] += column_sum[i];
-      }
-#pragma unroll
-      for (int i = 0; i < Op::kOutputs; ++i) store_vec(t.out[i] + row * t.cols + c, out_vec[i]);
-    }
-    if (active && threadIdx.x == 0 && rank == 0) write_row_outputs(row_op, t, row);
+    chunks.run_row(op, t, row, active, threadIdx.x == 0 && group.rank == 0, reducer,
+                   [&](int i, int k) { return in_vec[i][k]; });
   }
-
-  if constexpr (Op::kColumnSums > 0) {
-    const int64_t partial_row = slot_group * kRowsPerBlock + threadIdx.y;
-#pragma unroll
-    for (int k = 0; k < kChunks; ++k) {
-      const int64_t c = first_col + k * chunk_stride;
-      if (c >= t.cols) continue;
-#pragma unroll
-      for (int i = 0; i < Op::kColumnSums; ++i) {
-        acc_t* dst = t.column_partial + (partial_row * Op::kColumnSums + i) * t.cols + c;
-#pragma unroll
-        for (int j = 0; j < W; ++j) dst[j] = column_sums[i][k][j];
-      }
-    }
-  }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if constexpr (kCluster) {
-    // No block may leave while another can still read its shared memory.
-    cooperative_groups::this_cluster().sync();
-  }
-#endif
+  chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
+  leave_cluster<kCluster>();
 }
 
 }  // namespace torchlab::rows

@@ -1,0 +1,161 @@
+// What versions 4 and 5 share: a thread's share of a row is kChunks vectors of W elements,
+// chunk k at column first_col + k * chunk_stride; from wherever those chunks are held
+// (registers, shared memory), the thread runs the operator's reductions and writes its
+// outputs, and sums its columns' terms (grad_weight, grad_bias) across the rows it sees.
+#pragma once
+
+#include "common/rows/reduce.cuh"
+#include "common/vec.cuh"
+
+namespace torchlab::rows {
+
+template <typename Op, int W, int kChunks>
+struct ThreadChunks {
+  using scalar_t = typename Op::scalar_t;
+  using acc_t = typename Op::acc_t;
+  using V = Vec<scalar_t, W>;
+  static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
+
+  int64_t first_col;
+  int64_t chunk_stride;
+  acc_t column_sums[kSums][kChunks][W];
+
+  __device__ ThreadChunks(int64_t first_col, int64_t chunk_stride)
+      : first_col(first_col), chunk_stride(chunk_stride) {
+#pragma unroll
+    for (int i = 0; i < kSums; ++i)
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k)
+#pragma unroll
+        for (int j = 0; j < W; ++j) column_sums[i][k][j] = 0;
+  }
+
+  __device__ int64_t col(int k) const { return first_col + k * chunk_stride; }
+
+  // The operator on this thread's share of `row`; chunk(i, k) gives input i's chunk k.
+  // Every thread of the block calls it (inactive ones too: the reductions hold barriers);
+  // `leader` writes the row's own outputs.
+  template <typename Reducer, typename Chunk>
+  __device__ void run_row(const Op& op, const Tensors<scalar_t>& t, int64_t row, bool active,
+                          bool leader, Reducer& reducer, Chunk&& chunk) {
+    bool valid[kChunks];
+#pragma unroll
+    for (int k = 0; k < kChunks; ++k) valid[k] = active && col(k) < t.cols;
+    Op row_op = op;
+    if (active) begin_row(row_op, t, row);
+
+#pragma unroll
+    for (int round = 0; round < Op::kRounds; ++round) {
+      const Reduce kind = Op::reduction(round);
+      acc_t local = identity<acc_t>(kind);
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        if (!valid[k]) continue;
+        V in_vec[kMaxInputs];
+        V column_vec[kMaxColumnInputs];
+        load(t, k, chunk, in_vec, column_vec);
+#pragma unroll
+        for (int j = 0; j < W; ++j) {
+          acc_t in[kMaxInputs];
+          acc_t column_in[kMaxColumnInputs];
+          to_acc(t, in_vec, column_vec, j, in, column_in);
+          local = combine(kind, local, row_op.contribution(round, in, column_in));
+        }
+      }
+      row_op.end_round(round, reducer.reduce(local, kind));
+    }
+
+#pragma unroll
+    for (int k = 0; k < kChunks; ++k) {
+      if (!valid[k]) continue;
+      V in_vec[kMaxInputs];
+      V column_vec[kMaxColumnInputs];
+      V out_vec[kMaxOutputs];
+      load(t, k, chunk, in_vec, column_vec);
+#pragma unroll
+      for (int j = 0; j < W; ++j) {
+        acc_t in[kMaxInputs];
+        acc_t column_in[kMaxColumnInputs];
+        acc_t out[kMaxOutputs];
+        acc_t column_sum[kMaxColumnSums];
+        to_acc(t, in_vec, column_vec, j, in, column_in);
+        row_op.output(in, column_in, out, column_sum);
+#pragma unroll
+        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
+#pragma unroll
+        for (int i = 0; i < Op::kColumnSums; ++i) column_sums[i][k][j] += column_sum[i];
+      }
+#pragma unroll
+      for (int i = 0; i < Op::kOutputs; ++i) store_vec(t.out[i] + row * t.cols + col(k), out_vec[i]);
+    }
+    if (active && leader) write_row_outputs(row_op, t, row);
+  }
+
+  // This thread's column sums into row `partial_row` of column_partial.
+  __device__ void write_column_partials(const Tensors<scalar_t>& t, int64_t partial_row) const {
+    if constexpr (Op::kColumnSums > 0) {
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        if (col(k) >= t.cols) continue;
+#pragma unroll
+        for (int i = 0; i < Op::kColumnSums; ++i) {
+          acc_t* dst = t.column_partial + (partial_row * Op::kColumnSums + i) * t.cols + col(k);
+#pragma unroll
+          for (int j = 0; j < W; ++j) dst[j] = column_sums[i][k][j];
+        }
+      }
+    }
+  }
+
+ private:
+  template <typename Chunk>
+  __device__ void load(const Tensors<scalar_t>& t, int k, Chunk& chunk, V* in_vec,
+                       V* column_vec) const {
+#pragma unroll
+    for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = chunk(i, k);
+#pragma unroll
+    for (int i = 0; i < Op::kColumnInputs; ++i) {
+      if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + col(k));
+    }
+  }
+
+  __device__ static void to_acc(const Tensors<scalar_t>& t, const V* in_vec, const V* column_vec,
+                                int j, acc_t* in, acc_t* column_in) {
+#pragma unroll
+    for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
+#pragma unroll
+    for (int i = 0; i < Op::kColumnInputs; ++i) {
+      column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
+    }
+  }
+};
+
+// A block's place among the row slots: without clusters a block is a slot group; with
+// them, a cluster is, each of its blocks (rank) holding a part of the row.
+struct SlotGroup {
+  unsigned rank = 0;
+  int64_t index;
+  int64_t count;
+};
+
+template <bool kCluster>
+__device__ SlotGroup slot_group() {
+  unsigned rank = 0, size = 1;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if constexpr (kCluster) {
+    rank = cooperative_groups::this_cluster().block_rank();
+    size = cooperative_groups::this_cluster().num_blocks();
+  }
+#endif
+  return {rank, int64_t(blockIdx.x / size), int64_t(gridDim.x / size)};
+}
+
+// No block of a cluster may leave while another can still read its shared memory.
+template <bool kCluster>
+__device__ void leave_cluster() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if constexpr (kCluster) cooperative_groups::this_cluster().sync();
+#endif
+}
+
+}  // namespace torchlab::rows

@@ -1,0 +1,103 @@
+// Version 5: the row staged in shared memory by asynchronous copies, the next row's copy in
+// flight while this one is computed.
+//
+// Changes from version 4: in version 4 a block's loads are in flight only between the
+// start of a row and its first reduction; while it reduces and writes, it asks memory for
+// nothing, and only the other blocks on the multiprocessor keep memory busy. Long rows
+// leave room for few blocks (a row of 32768 bfloat16 elements holds 64 KB), so the
+// reductions' barriers, across a cluster too, show as idle memory: 55-70% of the copy
+// bandwidth for rows of 32768 and 65536 elements on the H100. Here each thread copies its
+// share of the *next* row into shared memory with cp.async (16 bytes a copy, straight from
+// memory to shared memory, no registers held) before it works on the current one, which
+// is already there: two stages, so memory always has a row's worth of loads in flight
+// per block, through barriers and all. The row is read from shared memory in each pass
+// (each thread only what it copied itself, so no barrier is needed for the data), and few
+// registers are held, whatever the row length. Long rows are split over a cluster of up to
+// 16 blocks, as in version 4.
+// Should hold about the copy bandwidth for rows of any length a cluster holds (512 KB of
+// each input, or 1 MB for one input).
+#pragma once
+
+#include "common/rows/thread_chunks.cuh"
+
+namespace torchlab::rows {
+
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global) {
+  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address), "l"(global)
+               : "memory");
+}
+
+__device__ __forceinline__ void commit_copies() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits until at most `kPending` of this thread's most recent groups of copies are still
+// in flight.
+template <int kPending>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// Bytes of dynamic shared memory a block of the staged kernel takes: two stages of every
+// input's chunks.
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks>
+constexpr int kStagedSharedBytes =
+    2 * Op::kInputs * kChunks * kRowsPerBlock * kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
+
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster>
+__global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
+    staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  if constexpr (kCluster) {
+    __trap();  // clusters need Hopper; the launch never picks this kernel on older GPUs
+    return;
+  }
+#endif
+  using acc_t = typename Op::acc_t;
+  using V = Vec<typename Op::scalar_t, W>;
+  extern __shared__ __align__(16) unsigned char staged_shared[];
+  __shared__ acc_t warp_totals[2][kRowsPerBlock][kRowThreads / 32];
+  __shared__ acc_t block_totals[2];
+  RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster> reducer{warp_totals, block_totals};
+  const SlotGroup group = slot_group<kCluster>();
+  ThreadChunks<Op, W, kChunks> chunks(
+      (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W, int64_t(kRowThreads) * W);
+
+  // This thread's slot for input i, chunk k, in a stage: [stage][input][chunk][y][x].
+  V* const slots = reinterpret_cast<V*>(staged_shared);
+  const auto slot = [&](int stage, int i, int k) -> V* {
+    return slots + (((stage * Op::kInputs + i) * kChunks + k) * kRowsPerBlock + threadIdx.y) *
+                       kRowThreads + threadIdx.x;
+  };
+  // Issues the copies of this thread's share of `row` into `stage` (none past the end).
+  const auto stage_row = [&](int64_t row, int stage) {
+#pragma unroll
+    for (int k = 0; k < kChunks; ++k) {
+#pragma unroll
+      for (int i = 0; i < Op::kInputs; ++i) {
+        if (row < t.rows && chunks.col(k) < t.cols) {
+          copy_async_16(slot(stage, i, k), t.in[i] + row * t.cols + chunks.col(k));
+        }
+      }
+    }
+    commit_copies();  // a group every time, empty or not, so that wait_copies<1> counts right
+  };
+
+  const int64_t row_step = group.count * kRowsPerBlock;
+  int stage = 0;
+  stage_row(group.index * kRowsPerBlock + threadIdx.y, stage);
+  for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
+       first_row += row_step, stage ^= 1) {
+    stage_row(first_row + row_step + threadIdx.y, stage ^ 1);
+    wait_copies<1>();  // this row's copies (all but the group just issued) have landed
+    const int64_t row = first_row + threadIdx.y;
+    chunks.run_row(op, t, row, row < t.rows, threadIdx.x == 0 && group.rank == 0, reducer,
+                   [&](int i, int k) { return *slot(stage, i, k); });
+  }
+  wait_copies<0>();  // the last, empty group: nothing may land after the block has left
+  chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
+  leave_cluster<kCluster>();
+}
+
+}  // namespace torchlab::rows
