@@ -31,8 +31,10 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   using acc_t = typename Op::acc_t;
   using V = Vec<typename Op::scalar_t, W>;
   __shared__ acc_t warp_totals[2][kRowsPerBlock][kRowThreads / 32];
-  __shared__ acc_t block_totals[2];
-  RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster> reducer{warp_totals, block_totals};
+  using Reducer = RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster>;
+  __shared__ typename Reducer::ClusterSlots cluster_slots;
+  Reducer reducer{warp_totals, &cluster_slots};
+  reducer.init();
   const SlotGroup group = slot_group<kCluster>();
   ThreadChunks<Op, W, kChunks> chunks(
       (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W, int64_t(kRowThreads) * W);
