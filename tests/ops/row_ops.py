@@ -24,8 +24,9 @@ class RowOp:
     run: Callable[..., tuple[Tensor, ...]]
     reference: Callable[..., tuple[Tensor, ...]]
     # (outputs, grad_outputs) -> the float64 gradient of the inputs, for an operator whose
-    # backward reads its own (rounded) output, where that rounding is amplified: log_softmax
-    # reads y, and e^y from a bfloat16 y of -10 is off by 4% (so is eager PyTorch's).
+    # backward reads its own output, rounded to the dtype, where that rounding is amplified
+    # (as in eager PyTorch's): log_softmax reads y, and e^y from a bfloat16 y of -10 is off
+    # by 4%; softmax's y (g - sum g y) by a few units of bfloat16 where g - sum g y cancels.
     backward_from_outputs: Callable[..., tuple[Tensor, ...]] | None = None
 
     def make_inputs(self, shape, dtype, device, *, requires_grad=False) -> dict[str, Tensor]:
@@ -37,6 +38,11 @@ class RowOp:
 
 def _double(t: Tensor | None) -> Tensor | None:
     return None if t is None else t.double()
+
+
+def _softmax_backward(y: Tensor, g: Tensor) -> Tensor:
+    y, g = y.double(), g.double()
+    return y * (g - (g * y).sum(-1, keepdim=True))
 
 
 def _add_rms_norm_reference(x, residual, weight):
@@ -51,7 +57,8 @@ ROW_OPS = {
     "softmax": RowOp(
         "softmax", ("x",), (),
         run=lambda x: (torchlab.softmax(x, -1),),
-        reference=lambda x: (torch.softmax(x.double(), -1),)),
+        reference=lambda x: (torch.softmax(x.double(), -1),),
+        backward_from_outputs=lambda outputs, grads: (_softmax_backward(outputs[0], grads[0]),)),
     "log_softmax": RowOp(
         "log_softmax", ("x",), (),
         run=lambda x: (torchlab.log_softmax(x, -1),),

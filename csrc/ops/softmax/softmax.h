@@ -13,6 +13,7 @@
 #include <c10/core/WrapDimMinimal.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "common/checks.h"
 #include "common/fast_math.h"
@@ -22,12 +23,38 @@ namespace torchlab::softmax {
 
 using rows::Reduce;
 
-// e^x for x <= 0 (x - max, or a log-probability): exactly 0 far below zero, as for masked
-// (-inf) entries, where the CPU's fast_exp would clamp; NaN stays NaN.
+// e^x for x <= 0 (a log-probability): exactly 0 far below zero, as for masked (-inf)
+// entries, where the CPU's fast_exp would clamp; NaN stays NaN.
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t exp_nonpositive(acc_t x) {
   return x != x ? x : (x < acc_t(-87) ? acc_t(0) : fast_exp(x));
 }
+
+// e^(x - shift) for x <= shift. On the GPU, 2^(x log2e - shift log2e): one fused
+// multiply-add and one ex2, where e^(x - shift) would take a subtraction, a multiplication
+// and the ex2 (bfloat16 softmax spends about as many instructions as the copy bandwidth
+// leaves it); -inf gives 0, and a row whose shift is -inf (all -inf) gives NaN, as in
+// PyTorch.
+template <typename acc_t>
+struct ShiftedExp {
+  acc_t shift = 0;
+  acc_t shift_log2e = 0;
+
+  C10_HOST_DEVICE void set(acc_t s) {
+    shift = s;
+    shift_log2e = s * acc_t(1.4426950408889634);
+  }
+  C10_HOST_DEVICE acc_t operator()(acc_t x) const {
+#ifdef __CUDA_ARCH__
+    if constexpr (std::is_same_v<acc_t, float>) {
+      float y;
+      asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(fmaf(x, 1.4426950408889634f, -shift_log2e)));
+      return y;
+    }
+#endif
+    return exp_nonpositive(x - shift);
+  }
+};
 
 template <typename scalar_t_, bool kLog>
 struct Forward {
@@ -35,7 +62,7 @@ struct Forward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 1, kOutputs = 1, kColumnInputs = 0, kRowInputs = 0,
                        kRowOutputs = 0, kColumnSums = 0, kRounds = 2;
-  acc_t max = 0;
+  ShiftedExp<acc_t> exp_minus_max;  // e^(x - max)
   acc_t scale = 0;  // softmax: 1 / sum; log_softmax: log sum
 
   static C10_HOST_DEVICE Reduce reduction(int round) {
@@ -44,17 +71,17 @@ struct Forward {
   static C10_HOST_DEVICE acc_t column_default(int) { return 0; }
   C10_HOST_DEVICE void begin_row(const acc_t*) {}
   C10_HOST_DEVICE acc_t contribution(int round, const acc_t* in, const acc_t*) const {
-    return round == 0 ? in[0] : exp_nonpositive(in[0] - max);
+    return round == 0 ? in[0] : exp_minus_max(in[0]);
   }
   C10_HOST_DEVICE void end_round(int round, acc_t total) {
     if (round == 0) {
-      max = total;
+      exp_minus_max.set(total);
     } else {
       scale = kLog ? std::log(total) : acc_t(1) / total;
     }
   }
   C10_HOST_DEVICE void output(const acc_t* in, const acc_t*, acc_t* out, acc_t*) const {
-    out[0] = kLog ? in[0] - max - scale : exp_nonpositive(in[0] - max) * scale;
+    out[0] = kLog ? (in[0] - exp_minus_max.shift) - scale : exp_minus_max(in[0]) * scale;
   }
   C10_HOST_DEVICE void row_outputs(acc_t*) const {}
 };
