@@ -152,7 +152,16 @@ class Launcher {
     if (cols <= 32 * kPerThread) return launch_fitted<W, false, 32, 4, kChunks, false>(1);
     if (cols <= 64 * kPerThread) return launch_fitted<W, false, 64, 2, kChunks, false>(1);
     if (cols <= 128 * kPerThread) return launch_fitted<W, false, 128, 1, kChunks, false>(1);
-    if (cols <= 256 * kPerThread) return launch_fitted<W, false, 256, 1, kChunks, false>(1);
+    if (cols <= 256 * kPerThread) {
+      // Two inputs or more hold too many registers for version 4 to keep enough blocks
+      // (measured: RMSNorm's backward, bfloat16 rows of 8192, 84% of the copy forward and
+      // backward, against 91% staged at 16384).
+      if constexpr (kStaged && Op::kInputs > 1) {
+        return launch_fitted<W, true, 256, 1, kChunks, false>(1);
+      } else {
+        return launch_fitted<W, false, 256, 1, kChunks, false>(1);
+      }
+    }
     if constexpr (kStaged) {
       return launch_staged<W>();
     } else {
@@ -193,11 +202,21 @@ class Launcher {
     return launch_fitted<W, kStaged, kMaxRowThreads, 1, kBlockChunks, true>(cluster_size);
   }
 
+  // Stages of version 5: three for blocks past 64 KB in two (192 KB at most, still one
+  // block a multiprocessor), so that a row whose cluster waits on a slow block does not
+  // leave memory idle; two otherwise.
+  template <int kRowThreads, int kBlockChunks>
+  static constexpr int stages() {
+    constexpr int kStageBytes = Op::kInputs * kBlockChunks * kRowThreads * 16;
+    return 2 * kStageBytes > 64 * 1024 && 3 * kStageBytes <= 192 * 1024 ? 3 : 2;
+  }
+
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   static constexpr auto fitted_kernel() {
     if constexpr (kStaged) {
-      return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
+      return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
+                           stages<kRowThreads, kBlockChunks>(), kCluster>;
     } else {
       return registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
     }
@@ -209,7 +228,9 @@ class Launcher {
     constexpr auto kernel =
         fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>();
     constexpr int kShared =
-        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks> : 0;
+        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
+                                     stages<kRowThreads, kBlockChunks>()>
+                : 0;
     // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
     // grid's size, asked once per kernel.
     static int resident[5] = {-1, -1, -1, -1, -1};

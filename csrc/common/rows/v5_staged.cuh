@@ -39,13 +39,14 @@ __device__ __forceinline__ void wait_copies() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
-// Bytes of dynamic shared memory a block of the staged kernel takes: two stages of every
-// input's chunks.
-template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks>
-constexpr int kStagedSharedBytes =
-    2 * Op::kInputs * kChunks * kRowsPerBlock * kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
+// Bytes of dynamic shared memory a block of the staged kernel takes: kStages stages of
+// every input's chunks.
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages>
+constexpr int kStagedSharedBytes = kStages * Op::kInputs * kChunks * kRowsPerBlock *
+                                   kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
 
-template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster>
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages,
+          bool kCluster>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -83,21 +84,25 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
         }
       }
     }
-    commit_copies();  // a group every time, empty or not, so that wait_copies<1> counts right
+    commit_copies();  // a group every time, empty or not, so that the waits count right
   };
 
+  // Rows kStages - 1 ahead are in flight while one is computed.
   const int64_t row_step = group.count * kRowsPerBlock;
+  const int64_t first = group.index * kRowsPerBlock + threadIdx.y;
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) stage_row(first + s * row_step, s);
   int stage = 0;
-  stage_row(group.index * kRowsPerBlock + threadIdx.y, stage);
   for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
-       first_row += row_step, stage ^= 1) {
-    stage_row(first_row + row_step + threadIdx.y, stage ^ 1);
-    wait_copies<1>();  // this row's copies (all but the group just issued) have landed
+       first_row += row_step, stage = stage + 1 == kStages ? 0 : stage + 1) {
+    const int ahead = stage == 0 ? kStages - 1 : stage - 1;  // the stage this row's leaves
+    stage_row(first_row + (kStages - 1) * row_step + threadIdx.y, ahead);
+    wait_copies<kStages - 1>();  // this row's copies (all but the groups after it) landed
     const int64_t row = first_row + threadIdx.y;
     chunks.run_row(op, t, row, row < t.rows, threadIdx.x == 0 && group.rank == 0, reducer,
                    [&](int i, int k) { return *slot(stage, i, k); });
   }
-  wait_copies<0>();  // the last, empty group: nothing may land after the block has left
+  wait_copies<0>();  // the last, empty groups: nothing may land after the block has left
   chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
   leave_cluster<kCluster>();
 }
