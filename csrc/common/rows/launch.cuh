@@ -140,28 +140,24 @@ class Launcher {
   }
 
   // Versions 4 and 5: the smallest configuration whose threads hold the row, a warp a row
-  // (four rows a block) to 256 threads a row in registers, then 512-thread blocks and
-  // clusters of them; false if none does (a row too long, or clusters on a GPU older than
-  // Hopper). Version 5 stages only the rows that take 512 threads or more: shorter rows
+  // (four rows a block) to 256 threads a row, then 512-thread blocks and clusters of them;
+  // false if none does (a row too long, or clusters on a GPU older than Hopper). For one
+  // input, version 5 stages only the rows that take 512 threads or more: shorter rows
   // leave room for enough blocks that version 4 keeps memory busy (measured on the H100:
   // version 4 as fast or faster up to rows of 8192 elements).
   template <int W, bool kStaged>
   bool launch_fitted() {
+    // Operators of two inputs or more (the backwards, add_rms_norm) hold too many registers
+    // for version 4 to keep enough blocks on a multiprocessor: version 5 stages them at
+    // every row length (measured: RMSNorm's backward, bfloat16 rows of 8192, 84% of the copy
+    // forward and backward in registers, 92% staged).
+    constexpr bool kStageShort = kStaged && Op::kInputs > 1;
     constexpr int64_t kPerThread = int64_t(kChunks) * W;
     const int64_t cols = t_.cols;
-    if (cols <= 32 * kPerThread) return launch_fitted<W, false, 32, 4, kChunks, false>(1);
-    if (cols <= 64 * kPerThread) return launch_fitted<W, false, 64, 2, kChunks, false>(1);
-    if (cols <= 128 * kPerThread) return launch_fitted<W, false, 128, 1, kChunks, false>(1);
-    if (cols <= 256 * kPerThread) {
-      // Two inputs or more hold too many registers for version 4 to keep enough blocks
-      // (measured: RMSNorm's backward, bfloat16 rows of 8192, 84% of the copy forward and
-      // backward, against 91% staged at 16384).
-      if constexpr (kStaged && Op::kInputs > 1) {
-        return launch_fitted<W, true, 256, 1, kChunks, false>(1);
-      } else {
-        return launch_fitted<W, false, 256, 1, kChunks, false>(1);
-      }
-    }
+    if (cols <= 32 * kPerThread) return launch_fitted<W, kStageShort, 32, 4, kChunks, false>(1);
+    if (cols <= 64 * kPerThread) return launch_fitted<W, kStageShort, 64, 2, kChunks, false>(1);
+    if (cols <= 128 * kPerThread) return launch_fitted<W, kStageShort, 128, 1, kChunks, false>(1);
+    if (cols <= 256 * kPerThread) return launch_fitted<W, kStageShort, 256, 1, kChunks, false>(1);
     if constexpr (kStaged) {
       return launch_staged<W>();
     } else {
@@ -202,21 +198,17 @@ class Launcher {
     return launch_fitted<W, kStaged, kMaxRowThreads, 1, kBlockChunks, true>(cluster_size);
   }
 
-  // Stages of version 5: three for blocks past 64 KB in two (192 KB at most, still one
-  // block a multiprocessor), so that a row whose cluster waits on a slow block does not
-  // leave memory idle; two otherwise.
-  template <int kRowThreads, int kBlockChunks>
-  static constexpr int stages() {
-    constexpr int kStageBytes = Op::kInputs * kBlockChunks * kRowThreads * 16;
-    return 2 * kStageBytes > 64 * 1024 && 3 * kStageBytes <= 192 * 1024 ? 3 : 2;
-  }
+  // Stages of version 5: two. Three (192 KB blocks) were measured slower for the norms on
+  // the H100 (RMSNorm bfloat16 rows of 65536: 79% of the copy against 86%): the shared
+  // memory they take is the L1's, which then no longer holds the weight between rows.
+  static constexpr int kStages = 2;
 
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   static constexpr auto fitted_kernel() {
     if constexpr (kStaged) {
       return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
-                           stages<kRowThreads, kBlockChunks>(), kCluster>;
+                           kStages, kCluster>;
     } else {
       return registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
     }
@@ -228,8 +220,7 @@ class Launcher {
     constexpr auto kernel =
         fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>();
     constexpr int kShared =
-        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
-                                     stages<kRowThreads, kBlockChunks>()>
+        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages>
                 : 0;
     // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
     // grid's size, asked once per kernel.

@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     commit_copies();  // a group every time, empty or not, so that the waits count right
   };
 
-  // Rows kStages - 1 ahead are in flight while one is computed.
+  // Rows kStages - 1 ahead are in flight while one is computed (two stages: one row).
   const int64_t row_step = group.count * kRowsPerBlock;
   const int64_t first = group.index * kRowsPerBlock + threadIdx.y;
 #pragma unroll
