@@ -28,6 +28,8 @@ constexpr int kChunks = 4;
 constexpr int kMaxRowThreads = 512;
 constexpr int kMaxClusterSize = 8;
 constexpr int kMaxStagedClusterSize = 16;
+// Rows a row slot takes at least, for operators with column sums.
+constexpr int64_t kMinRowsPerSlot = 16;
 
 // Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
 // A block covers 32 columns; its 8 rows of threads take every 8th partial row, then add
@@ -148,15 +150,16 @@ class Launcher {
   template <int W, bool kStaged>
   bool launch_fitted() {
     // Operators of two inputs or more (the backwards, add_rms_norm) hold too many registers
-    // for version 4 to keep enough blocks on a multiprocessor: version 5 stages them at
-    // every row length (measured: RMSNorm's backward, bfloat16 rows of 8192, 84% of the copy
-    // forward and backward in registers, 92% staged).
+    // for version 4 to keep enough 256-thread blocks on a multiprocessor: version 5 stages
+    // them from there on (measured on the H100: RMSNorm's backward, bfloat16 rows of 8192,
+    // 84% of the copy forward and backward in registers, 92% staged). Not below: there,
+    // add_rms_norm's backward ran at 40-68% staged, 97% in registers.
     constexpr bool kStageShort = kStaged && Op::kInputs > 1;
     constexpr int64_t kPerThread = int64_t(kChunks) * W;
     const int64_t cols = t_.cols;
-    if (cols <= 32 * kPerThread) return launch_fitted<W, kStageShort, 32, 4, kChunks, false>(1);
-    if (cols <= 64 * kPerThread) return launch_fitted<W, kStageShort, 64, 2, kChunks, false>(1);
-    if (cols <= 128 * kPerThread) return launch_fitted<W, kStageShort, 128, 1, kChunks, false>(1);
+    if (cols <= 32 * kPerThread) return launch_fitted<W, false, 32, 4, kChunks, false>(1);
+    if (cols <= 64 * kPerThread) return launch_fitted<W, false, 64, 2, kChunks, false>(1);
+    if (cols <= 128 * kPerThread) return launch_fitted<W, false, 128, 1, kChunks, false>(1);
     if (cols <= 256 * kPerThread) return launch_fitted<W, kStageShort, 256, 1, kChunks, false>(1);
     if constexpr (kStaged) {
       return launch_staged<W>();
@@ -260,7 +263,12 @@ class Launcher {
       }
     }
     if (fits == 0) return false;
-    const int64_t groups = std::min<int64_t>(ceil_div(t_.rows, kRowsPerBlock), fits);
+    // Each row slot writes a partial row of column sums (and sum_partials reads it back):
+    // with few rows to a slot, those would outweigh the rows themselves (2048 rows of 1024
+    // float32 sums: 8 MB, for 4 MB of bfloat16 input).
+    const int64_t rows_per_slot = Op::kColumnSums > 0 ? kMinRowsPerSlot : 1;
+    const int64_t groups =
+        std::min<int64_t>(ceil_div(t_.rows, int64_t(kRowsPerBlock) * rows_per_slot), fits);
     config.gridDim = dim3(groups * cluster_size);
     const at::Tensor partial = partial_sums(groups * kRowsPerBlock, /*zeroed=*/false);
     C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));
