@@ -51,7 +51,8 @@ __global__ void __launch_bounds__(kSumCols* kSumRows) sum_partials_kernel(
   const int64_t col = int64_t(blockIdx.x) * kSumCols + threadIdx.x;
   acc_t sum = 0;
   if (col < cols) {
-    for (int64_t p = threadIdx.y; p < partial_rows; p += kSumRows) {
+#pragma unroll 8
+    for (int64_t p = threadIdx.y; p < partial_rows; p += kSumRows) {  // loads in flight, adds in order
       sum += partial[(p * num_sums + i) * cols + col];
     }
   }
@@ -263,12 +264,18 @@ class Launcher {
       }
     }
     if (fits == 0) return false;
-    // Each row slot writes a partial row of column sums (and sum_partials reads it back):
-    // with few rows to a slot, those would outweigh the rows themselves (2048 rows of 1024
-    // float32 sums: 8 MB, for 4 MB of bfloat16 input).
-    const int64_t rows_per_slot = Op::kColumnSums > 0 ? kMinRowsPerSlot : 1;
-    const int64_t groups =
-        std::min<int64_t>(ceil_div(t_.rows, int64_t(kRowsPerBlock) * rows_per_slot), fits);
+    const int64_t row_slots = ceil_div(t_.rows, kRowsPerBlock);
+    int64_t groups = std::min<int64_t>(row_slots, fits);
+    if constexpr (Op::kColumnSums > 0) {
+      // Each row slot writes a partial row of column sums, which sum_partials adds up
+      // row after row: with few rows to a slot, that outweighs the rows themselves (2048
+      // rows of 1024 float32 sums: 8 MB, for 4 MB of bfloat16 input, and a long loop).
+      // A slot takes kMinRowsPerSlot rows or more, unless that leaves multiprocessors idle.
+      const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+      groups = std::min<int64_t>(
+          groups, std::max<int64_t>(ceil_div(row_slots, kMinRowsPerSlot),
+                                    std::min<int64_t>(row_slots, sms)));
+    }
     config.gridDim = dim3(groups * cluster_size);
     const at::Tensor partial = partial_sums(groups * kRowsPerBlock, /*zeroed=*/false);
     C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));
