@@ -28,15 +28,18 @@ if [[ $stages == check || $stages == all ]]; then
     tail -1 "$out/lab$lab.log"
   done
   if command -v compute-sanitizer >/dev/null; then
-    compute-sanitizer --tool memcheck --error-exitcode 1 python3 benchmarks/sanitize_bias_gelu.py \
-      2>&1 | tail -3 || status=1
+    for script in sanitize_bias_gelu sanitize_rows; do
+      compute-sanitizer --tool memcheck --error-exitcode 1 python3 benchmarks/$script.py \
+        2>&1 | tail -3 || status=1
+    done
   else
     echo "compute-sanitizer not found: memory checks skipped"
   fi
 fi
 
 if [[ $stages == bench || $stages == all ]]; then
-  elapsed torchlab bench --shapes full --out "$out/bench" || status=1
+  elapsed torchlab bench --shapes full --dtype bfloat16 float32 --mode fwd fwd+bwd \
+    --out "$out/bench" || status=1
   elapsed torchlab bench --shapes quick --out "$out/bench-quick" | tail -1 || status=1
   torchlab profile bias_gelu --mode fwd+bwd --out "$out/profile" || status=1
   torchlab profile bias_gelu --mode fwd+bwd --ncu --out "$out/profile" || status=1

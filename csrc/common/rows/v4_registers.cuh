@@ -12,7 +12,9 @@
 // wave), so the column sums of the backward (grad_weight, grad_bias) stay in registers
 // across rows and leave as one partial row per row slot.
 // Should reach about the copy bandwidth for every operator and row length it takes, the
-// reductions' barriers hidden by the other blocks on each multiprocessor.
+// reductions' barriers hidden by the other blocks on each multiprocessor. Measured on the
+// H100 (forward, 2^26-2^29 elements): 90-96% of the copy up to rows of 8192 elements;
+// beyond, where a row takes 512 threads or a cluster and few blocks fit, 58-91%.
 #pragma once
 
 #include "common/rows/thread_chunks.cuh"
