@@ -7,7 +7,7 @@ import csv
 import json
 import math
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from torchlab.bench import MODES
@@ -157,6 +157,15 @@ def console_table(result: dict) -> str:
     return "\n".join(environment_lines(result) + [""] + lines)
 
 
+def _is_row_sweep(records: list[dict]) -> bool:
+    """Whether most cases have the same number of elements and differ in their last
+    dimension (a row operator's sweep over row lengths), so that size cannot order them on
+    a plot."""
+    sizes = Counter(math.prod(r["shape"]) for r in records)
+    common = sizes.most_common(1)[0][0]
+    return len({r["shape"][-1] for r in records if math.prod(r["shape"]) == common}) >= 3
+
+
 def write_plots(result: dict, out: Path) -> list[Path]:
     """One figure per operator: throughput against problem size, a panel per mode and
     dtype, a line per provider, the ceiling drawn in. Skipped without matplotlib."""
@@ -178,6 +187,10 @@ def write_plots(result: dict, out: Path) -> list[Path]:
         fig, axes = plt.subplots(len(modes), len(dtypes), squeeze=False, sharex=True,
                                  figsize=(4.2 * len(dtypes), 3.2 * len(modes)))
         memory = records[0]["ceiling"] == "copy"
+        by_row_length = _is_row_sweep(records)
+        if by_row_length:  # a sweep over row lengths at one size: plot that size's cases
+            elements = Counter(math.prod(r["shape"]) for r in records).most_common(1)[0][0]
+            records = [r for r in records if math.prod(r["shape"]) == elements]
         palette = plt.get_cmap("tab10").colors
         colors = {p: palette[i % len(palette)]
                   for i, p in enumerate(sorted({_provider(r) for r in records}))}
@@ -188,7 +201,8 @@ def write_plots(result: dict, out: Path) -> list[Path]:
                 for r in records:
                     if r["mode"] == mode and r["dtype"] == dtype:
                         params = " ".join(f"{k}={v}" for k, v in r["params"].items())
-                        size = r["bytes"] if memory else r["flops"]
+                        size = r["shape"][-1] if by_row_length else (
+                            r["bytes"] if memory else r["flops"])
                         lines[(_provider(r), params)].append(
                             (size, r["gbps"] if memory else r["tflops"]))
                 default_params = min((p for _, p in lines), default="")
@@ -213,7 +227,8 @@ def write_plots(result: dict, out: Path) -> list[Path]:
                 if col == 0:
                     ax.set_ylabel("GB/s" if memory else "TFLOP/s")
                 if row == len(modes) - 1:
-                    ax.set_xlabel("bytes moved per call" if memory else "FLOPs per call")
+                    ax.set_xlabel("row length (equal sizes)" if by_row_length
+                                  else "bytes moved per call" if memory else "FLOPs per call")
         by_label = {}
         for ax in axes.flat:  # every panel's lines, once each
             for handle, label in zip(*ax.get_legend_handles_labels()):

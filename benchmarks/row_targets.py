@@ -1,0 +1,63 @@
+"""The row operators' performance targets, checked against `torchlab bench` results:
+
+- forward >= 90% of the copy bandwidth for every row length >= 4096;
+- forward+backward >= 80% of the copy bandwidth (minimum byte model), same lengths;
+- every point >= 0.95x torch.compile;
+- geometric mean over the sweep of the forward+backward speedup >= 1.15x compile and
+  >= 1.5x eager;
+- the small shape (2048x1024) no slower than eager.
+
+    python benchmarks/row_targets.py bench.json [bench.json ...] > targets.md
+"""
+
+import json
+import math
+import sys
+
+SMALL = [2048, 1024]
+
+
+def main(paths: list[str]) -> None:
+    records = []
+    for path in paths:
+        records += [r for r in json.load(open(path))["records"] if r["provider"] == "torchlab"]
+    misses, means = [], []
+    for op in dict.fromkeys(r["op"] for r in records):
+        for dtype in dict.fromkeys(r["dtype"] for r in records if r["op"] == op):
+            rows = [r for r in records if r["op"] == op and r["dtype"] == dtype]
+            for r in rows:
+                point = f"{op} {dtype} {r['mode']} {r['case']}"
+                if "error" in r:
+                    misses.append((point, r["error"]))
+                    continue
+                pct, vs_compile = r["pct_of_ceiling"], r["speedup_vs_compile"]
+                if r["shape"] == SMALL:
+                    if r["speedup_vs_eager"] < 1:
+                        misses.append((point, f"{r['speedup_vs_eager']:.2f}x eager (small shape)"))
+                elif r["shape"][-1] >= 4096:
+                    floor = 90 if r["mode"] == "fwd" else 80
+                    if pct < floor:
+                        misses.append((point, f"{pct:.1f}% of the copy (target {floor}%)"))
+                if vs_compile is not None and vs_compile < 0.95:
+                    misses.append((point, f"{vs_compile:.2f}x compile (target 0.95x)"))
+            sweep = [r for r in rows if r["mode"] == "fwd+bwd" and r["shape"] != SMALL
+                     and r.get("speedup_vs_compile")]
+            if sweep:
+                def geomean(key):
+                    return math.exp(sum(math.log(r[key]) for r in sweep) / len(sweep))
+                means.append((op, dtype, geomean("speedup_vs_compile"), geomean("speedup_vs_eager")))
+    print("## Geometric mean of the forward+backward speedup over the sweep\n")
+    print("| op | dtype | vs compile (target 1.15) | vs eager (target 1.5) |")
+    print("|---|---|---|---|")
+    for op, dtype, c, e in means:
+        print(f"| {op} | {dtype} | {c:.2f}x{'' if c >= 1.15 else ' (miss)'} | "
+              f"{e:.2f}x{'' if e >= 1.5 else ' (miss)'} |")
+    print(f"\n## Points that miss a target ({len(misses)})\n")
+    print("| point | measured |")
+    print("|---|---|")
+    for point, what in misses:
+        print(f"| {point} | {what.replace('|', '/')} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
