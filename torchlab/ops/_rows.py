@@ -17,6 +17,8 @@ ROW_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
 SWEEP_ELEMENTS = 2**29
 # Where launch cost shows: a small shape every op must run no slower than eager.
 SMALL_SHAPE = (2048, 1024)
+# The CUDA ladder's versions (csrc/common/rows/v1_... to v5_...).
+LADDER_VERSIONS = (1, 2, 3, 4, 5)
 
 
 def stats_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -36,6 +38,12 @@ def sweep_cases(shapes: str, device: str, lengths: Sequence[int] = ROW_LENGTHS,
     else:
         sizes = [SMALL_SHAPE] + [(SWEEP_ELEMENTS // n, n) for n in lengths]
     return [bench_spec.Case(s, dict(params)) for s in sizes]
+
+
+def ladder_cases(shapes: str, device: str) -> list[bench_spec.Case]:
+    """The ladder's sweep: a row a thread (version 1) is slow, so 2^26 elements a case."""
+    lengths = (4096,) if shapes == "quick" else (1024, 4096, 32768)
+    return [bench_spec.Case((SWEEP_ELEMENTS // 8 // n, n)) for n in lengths]
 
 
 def random_rows(case: bench_spec.Case, dtype: torch.dtype, device: str, *,

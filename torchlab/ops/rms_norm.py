@@ -24,7 +24,7 @@ from torchlab.ops import _rows
 from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
                                   check_same_shape)
 
-LADDER_VERSIONS = (1, 2, 3, 4, 5)
+LADDER_VERSIONS = _rows.LADDER_VERSIONS
 
 
 def _shape(normalized_shape: int | Sequence[int]) -> list[int]:
@@ -185,14 +185,9 @@ bench_spec.register(bench_spec.BenchSpec(
 ))
 
 
-def _ladder_cases(shapes: str, device: str) -> list[bench_spec.Case]:
-    lengths = (4096,) if shapes == "quick" else (1024, 4096, 32768)
-    return [bench_spec.Case((_rows.SWEEP_ELEMENTS // 8 // n, n)) for n in lengths]
-
-
 bench_spec.register(bench_spec.BenchSpec(
     op="rms_norm_ladder",
-    cases=_ladder_cases,
+    cases=_rows.ladder_cases,
     make_inputs=_bench_inputs,
     differentiable=(),
     native=_native,

@@ -8,8 +8,9 @@ formulas below.
 
 ``softmax_ladder(x, dim, version)`` runs one version of the CUDA ladder (1: a thread per
 row; 2: a block per row, shared-memory tree; 3: warp shuffles and 16-byte loads, the row
-streamed; 4: the row in registers, split over a cluster when long): the lesson in
-``csrc/common/rows/`` and the ``softmax_ladder`` benchmark.
+streamed; 4: the row in registers, split over a cluster when long; 5: the next row staged
+in shared memory while this one is computed): the lesson in ``csrc/common/rows/`` and
+the ``softmax_ladder`` benchmark.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torchlab.ops import _rows
 from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
                                   check_same_shape)
 
-LADDER_VERSIONS = (1, 2, 3, 4, 5)
+LADDER_VERSIONS = _rows.LADDER_VERSIONS
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -200,14 +201,9 @@ bench_spec.register(bench_spec.BenchSpec(
 ))
 
 
-def _ladder_cases(shapes: str, device: str) -> list[bench_spec.Case]:
-    lengths = (4096,) if shapes == "quick" else (1024, 4096, 32768)
-    return [bench_spec.Case((_rows.SWEEP_ELEMENTS // 8 // n, n)) for n in lengths]
-
-
 bench_spec.register(bench_spec.BenchSpec(
     op="softmax_ladder",
-    cases=_ladder_cases,
+    cases=_rows.ladder_cases,
     make_inputs=_bench_inputs,
     differentiable=(),
     native=lambda inputs, params: reference(inputs["x"]),

@@ -66,7 +66,8 @@ __global__ void __launch_bounds__(kSumCols* kSumRows) sum_partials_kernel(
 }
 
 // kLadder: versions 1 and 2 are compiled too (for the ladder operators alone: the public
-// ones run version 4, or version 3 where 4 cannot).
+// ones run version 5, or version 3 where it cannot: odd row lengths, unaligned pointers,
+// rows longer than a cluster holds).
 template <typename Op, bool kLadder>
 class Launcher {
  public:

@@ -8,7 +8,7 @@
 // once more to write, which the L2 absorbs only while the rows being worked on fit in it:
 // softmax and LayerNorm (two reductions) read three times what they write.
 // Should run near the copy bandwidth for RMSNorm at moderate row lengths, and is the
-// version that takes any row length, any alignment: the fallback of version 4.
+// version that takes any row length, any alignment: the fallback of versions 4 and 5.
 //
 // Column sums (grad_weight, grad_bias) go to the block's own row of column_partial, which
 // each thread updates at columns that only it touches: no atomics, a fixed order.
