@@ -180,25 +180,17 @@ def _bench_inputs(case, dtype, device):
     return _rows.random_rows(case, dtype, device)
 
 
-bench_spec.register(bench_spec.BenchSpec(
-    op="softmax",
-    cases=lambda shapes, device: _rows.sweep_cases(shapes, device, SOFTMAX_ROW_LENGTHS),
-    make_inputs=_bench_inputs,
-    differentiable=("x",),
-    native=lambda inputs, params: reference(inputs["x"]),
-    versions={"": lambda inputs, params: softmax(inputs["x"])},
-    bytes_moved=_bench_bytes,
-))
-
-bench_spec.register(bench_spec.BenchSpec(
-    op="log_softmax",
-    cases=lambda shapes, device: _rows.sweep_cases(shapes, device, SOFTMAX_ROW_LENGTHS),
-    make_inputs=_bench_inputs,
-    differentiable=("x",),
-    native=lambda inputs, params: log_reference(inputs["x"]),
-    versions={"": lambda inputs, params: log_softmax(inputs["x"])},
-    bytes_moved=_bench_bytes,
-))
+for _name, _native, _fused in (("softmax", reference, softmax),
+                               ("log_softmax", log_reference, log_softmax)):
+    bench_spec.register(bench_spec.BenchSpec(
+        op=_name,
+        cases=lambda shapes, device: _rows.sweep_cases(shapes, device, SOFTMAX_ROW_LENGTHS),
+        make_inputs=_bench_inputs,
+        differentiable=("x",),
+        native=lambda inputs, params, f=_native: f(inputs["x"]),
+        versions={"": lambda inputs, params, f=_fused: f(inputs["x"])},
+        bytes_moved=_bench_bytes,
+    ))
 
 
 bench_spec.register(bench_spec.BenchSpec(
