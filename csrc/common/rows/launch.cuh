@@ -51,8 +51,9 @@ __global__ void __launch_bounds__(kSumCols* kSumRows) sum_partials_kernel(
   const int64_t col = int64_t(blockIdx.x) * kSumCols + threadIdx.x;
   acc_t sum = 0;
   if (col < cols) {
+    // Unrolled: eight loads in flight at once, the additions still in order.
 #pragma unroll 8
-    for (int64_t p = threadIdx.y; p < partial_rows; p += kSumRows) {  // loads in flight, adds in order
+    for (int64_t p = threadIdx.y; p < partial_rows; p += kSumRows) {
       sum += partial[(p * num_sums + i) * cols + col];
     }
   }
