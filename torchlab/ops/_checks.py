@@ -30,3 +30,10 @@ def check_same_shape(op: str, name: str, t: Tensor, like_name: str, like: Tensor
     torch._check(t.shape == like.shape, lambda: (
         f"{op}: expected {name} of shape {list(like.shape)} (the shape of {like_name}), "
         f"got {list(t.shape)}"))
+
+
+def check_like(op: str, name: str, t: Tensor, like_name: str, like: Tensor) -> None:
+    """t has the dtype, device and shape of ``like`` (a gradient beside its tensor)."""
+    check_same_dtype(op, name, t, like_name, like)
+    check_same_device(op, name, t, like_name, like)
+    check_same_shape(op, name, t, like_name, like)

@@ -18,8 +18,8 @@ from torch import Tensor
 
 from torchlab.bench import spec as bench_spec
 from torchlab.ops import _rows
-from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
-                                  check_same_shape)
+from torchlab.ops._checks import (check_floating, check_like, check_same_device,
+                                  check_same_dtype)
 from torchlab.ops.rms_norm import (check_eps, check_normalized_shape, check_row_stats,
                                    empty_row_stats)
 from torchlab.ops.rms_norm import reference as rms_norm_reference
@@ -55,10 +55,7 @@ def reference(x: Tensor, residual: Tensor, weight: Tensor,
 def _add_rms_norm_fake(x, residual, weight, eps=None):
     op = "add_rms_norm"
     check_floating(op, "x", x)
-    for name, t in (("residual", residual),):
-        check_same_dtype(op, name, t, "x", x)
-        check_same_device(op, name, t, "x", x)
-        check_same_shape(op, name, t, "x", x)
+    check_like(op, "residual", residual, "x", x)
     check_same_dtype(op, "weight", weight, "x", x)
     check_same_device(op, "weight", weight, "x", x)
     torch._check(weight.dim() >= 1, lambda: (
@@ -76,9 +73,7 @@ def _add_rms_norm_backward_fake(grad_out, grad_residual_out, residual_out, rstd,
     op = "add_rms_norm_backward"
     check_floating(op, "residual_out", residual_out)
     for name, t in (("grad_out", grad_out), ("grad_residual_out", grad_residual_out)):
-        check_same_dtype(op, name, t, "residual_out", residual_out)
-        check_same_device(op, name, t, "residual_out", residual_out)
-        check_same_shape(op, name, t, "residual_out", residual_out)
+        check_like(op, name, t, "residual_out", residual_out)
     check_same_dtype(op, "weight", weight, "residual_out", residual_out)
     check_same_device(op, "weight", weight, "residual_out", residual_out)
     row_shape = check_normalized_shape(op, residual_out, weight.shape)

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 
 from torchlab.bench import spec as bench_spec
-from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
-                                  check_same_shape)
+from torchlab.ops._checks import (check_floating, check_like, check_same_device,
+                                  check_same_dtype)
 from torchlab.testing import randn
 
 APPROXIMATIONS = ("none", "tanh")
@@ -76,9 +76,7 @@ def _bias_gelu_backward_fake(grad_out: Tensor, x: Tensor, bias: Tensor, *,
                              approximate: str = "none") -> tuple[Tensor, Tensor]:
     _check_inputs(x, bias, approximate)
     op = "bias_gelu_backward"
-    check_same_dtype(op, "grad_out", grad_out, "x", x)
-    check_same_device(op, "grad_out", grad_out, "x", x)
-    check_same_shape(op, "grad_out", grad_out, "x", x)
+    check_like(op, "grad_out", grad_out, "x", x)
     return (torch.empty(x.shape, dtype=x.dtype, device=x.device),
             torch.empty(bias.shape, dtype=bias.dtype, device=bias.device))
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from torchlab.bench import spec as bench_spec
 from torchlab.ops import _rows
-from torchlab.ops._checks import check_same_device, check_same_dtype, check_same_shape
+from torchlab.ops._checks import check_like
 from torchlab.ops.rms_norm import (_shape, check_eps, check_normalized_shape, check_parameter,
                                    check_row_stats, empty_row_stats)
 
@@ -64,9 +64,7 @@ def _layer_norm_backward_fake(grad_out, x, mean, rstd, normalized_shape, weight)
     op = "layer_norm_backward"
     row_shape = check_normalized_shape(op, x, normalized_shape)
     check_parameter(op, "weight", weight, x, normalized_shape)
-    check_same_dtype(op, "grad_out", grad_out, "x", x)
-    check_same_device(op, "grad_out", grad_out, "x", x)
-    check_same_shape(op, "grad_out", grad_out, "x", x)
+    check_like(op, "grad_out", grad_out, "x", x)
     check_row_stats(op, "mean", mean, x, row_shape)
     check_row_stats(op, "rstd", rstd, x, row_shape)
     return (torch.empty(x.shape, dtype=x.dtype, device=x.device),

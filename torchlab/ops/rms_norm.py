@@ -21,8 +21,8 @@ from torch import Tensor
 
 from torchlab.bench import spec as bench_spec
 from torchlab.ops import _rows
-from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
-                                  check_same_shape)
+from torchlab.ops._checks import (check_floating, check_like, check_same_device,
+                                  check_same_dtype)
 
 LADDER_VERSIONS = _rows.LADDER_VERSIONS
 
@@ -117,9 +117,7 @@ def _rms_norm_backward_fake(grad_out, x, rstd, normalized_shape, weight):
     op = "rms_norm_backward"
     row_shape = check_normalized_shape(op, x, normalized_shape)
     check_parameter(op, "weight", weight, x, normalized_shape)
-    check_same_dtype(op, "grad_out", grad_out, "x", x)
-    check_same_device(op, "grad_out", grad_out, "x", x)
-    check_same_shape(op, "grad_out", grad_out, "x", x)
+    check_like(op, "grad_out", grad_out, "x", x)
     check_row_stats(op, "rstd", rstd, x, row_shape)
     return (torch.empty(x.shape, dtype=x.dtype, device=x.device),
             torch.empty(normalized_shape, dtype=x.dtype, device=x.device))

@@ -22,8 +22,7 @@ from torch import Tensor
 
 from torchlab.bench import spec as bench_spec
 from torchlab.ops import _rows
-from torchlab.ops._checks import (check_floating, check_same_device, check_same_dtype,
-                                  check_same_shape)
+from torchlab.ops._checks import check_floating, check_like
 
 LADDER_VERSIONS = _rows.LADDER_VERSIONS
 
@@ -90,9 +89,7 @@ def _forward_fake(op: str):
 def _backward_fake(op: str):
     def fake(grad_out: Tensor, out: Tensor, dim: int) -> Tensor:
         check_floating(op, "out", out)
-        check_same_dtype(op, "grad_out", grad_out, "out", out)
-        check_same_device(op, "grad_out", grad_out, "out", out)
-        check_same_shape(op, "grad_out", grad_out, "out", out)
+        check_like(op, "grad_out", grad_out, "out", out)
         return _like_rows(out, _wrap_dim(op, out, dim))
     return fake
 
