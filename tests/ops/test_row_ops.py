@@ -3,6 +3,8 @@ descriptions: tests/ops/row_ops.py): forward and backward against float64 refere
 a grid of shapes and dtypes, layouts, gradcheck, opcheck, torch.compile, CUDA graphs,
 determinism, more than 2^31 elements, and the CUDA ladders."""
 
+import re
+
 import pytest
 import torch
 
@@ -348,3 +350,54 @@ def test_every_version_of_the_ladders(version, dtype, shape):
 def test_ladder_rejects_an_unknown_version():
     with pytest.raises(RuntimeError, match="expected version to be 1 to 5, got 6"):
         torch.ops.torchlab.softmax_ladder(torch.ones(2, 4, device="cuda"), -1, 6)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+def _bad_calls(d):
+    """(name, call, message): each call must fail with the message, in eager and fake."""
+    ops = torch.ops.torchlab
+    def ones(*shape):
+        return torch.ones(shape, device=d)
+
+    x, w, stats = ones(2, 4), ones(4), ones(2)
+    return [
+        ("integer x", lambda: ops.softmax(torch.ones(2, 4, device=d, dtype=torch.long), -1),
+         "softmax: expected x to be float64, float32, bfloat16 or float16, got torch.int64"),
+        ("dim out of range", lambda: ops.log_softmax(x, 2),
+         "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
+        ("grad_out of another shape", lambda: ops.softmax_backward(ones(4, 2), x, -1),
+         "softmax_backward: expected grad_out of shape [2, 4] (the shape of out), got [4, 2]"),
+        ("weight of another shape", lambda: ops.layer_norm(x, [4], ones(3), None, 1e-5),
+         "layer_norm: expected weight of shape [4] (normalized_shape), got [3]"),
+        ("bias of another dtype", lambda: ops.layer_norm(x, [4], w, w.double(), 1e-5),
+         "layer_norm: expected bias to have dtype torch.float32 (the dtype of x), "
+         "got torch.float64"),
+        ("negative eps", lambda: ops.layer_norm(x, [4], None, None, -1.0),
+         "layer_norm: expected eps >= 0, got -1"),
+        ("trailing dimensions", lambda: ops.rms_norm(x, [5], None, None),
+         "rms_norm: expected the trailing dimensions of x to be normalized_shape [5], "
+         "got x of shape [2, 4]"),
+        ("empty normalized_shape", lambda: ops.rms_norm(x, [], None, None),
+         "rms_norm: expected normalized_shape to have at least 1 dimension, got []"),
+        ("rstd of another dtype", lambda: ops.rms_norm_backward(x, x, stats.half(), [4], w),
+         "rms_norm_backward: expected rstd to have dtype torch.float32, got torch.float16"),
+        ("mean of another shape", lambda: ops.layer_norm_backward(x, x, ones(3), stats, [4], w),
+         "layer_norm_backward: expected mean of shape [2] (the leading dimensions of x), got [3]"),
+        ("residual of another shape", lambda: ops.add_rms_norm(x, ones(2, 5), w, None),
+         "add_rms_norm: expected residual of shape [2, 4] (the shape of x), got [2, 5]"),
+        ("weight not x's last dimensions", lambda: ops.add_rms_norm(x, x, ones(3), None),
+         "add_rms_norm: expected the trailing dimensions of x to be normalized_shape [3], "
+         "got x of shape [2, 4]"),
+        ("ladder version", lambda: ops.softmax_ladder(x, -1, 6),
+         "expected version to be 1 to 5, got 6"),
+    ]
+
+
+@pytest.mark.parametrize("device", devices() + ["meta"])
+@pytest.mark.parametrize("case", range(len(_bad_calls("cpu"))),
+                         ids=[name for name, _, _ in _bad_calls("cpu")])
+def test_bad_input_message(device, case):
+    _, call, message = _bad_calls(device)[case]
+    with pytest.raises((RuntimeError, IndexError), match=re.escape(message)):
+        call()
