@@ -1,7 +1,8 @@
 """Times every version of the softmax and RMSNorm ladders at every row length of the
 sweep (2^28 elements each), beside eager PyTorch: which version wins where.
 
-    python benchmarks/ladder_sweep.py [--dtype bfloat16 float32] [--versions 3 4 5] [--out FILE]
+    python benchmarks/ladder_sweep.py [--dtype bfloat16 float32] [--versions 3 4 5]
+                                      [--lengths 1024 ...] [--out FILE]
 """
 
 import argparse
@@ -22,6 +23,7 @@ ELEMENTS = 2**28
 parser = argparse.ArgumentParser()
 parser.add_argument("--dtype", nargs="+", default=["bfloat16", "float32"])
 parser.add_argument("--versions", nargs="+", type=int, default=[3, 4, 5])
+parser.add_argument("--lengths", nargs="+", type=int, default=list(LENGTHS))
 parser.add_argument("--out")
 args = parser.parse_args()
 
@@ -30,7 +32,7 @@ print(f"copy: {copy_gbps:.0f} GB/s")
 results = []
 for dtype_name in args.dtype:
     dtype = getattr(torch, dtype_name)
-    for n in LENGTHS:
+    for n in args.lengths:
         x = randn((ELEMENTS // n, n), dtype, "cuda")
         weight = randn((n,), dtype, "cuda")
         nbytes = 2 * x.numel() * x.element_size()

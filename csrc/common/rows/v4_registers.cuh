@@ -8,13 +8,15 @@
 // per row so that the row just fits (kChunks vectors a thread), from a warp per row (four
 // rows a block) to 512 threads per row. Rows longer than 512 threads hold are split over
 // a cluster of 2 to 8 blocks, on as many multiprocessors, whose partial results meet in
-// distributed shared memory (RowReducer). Blocks loop over rows (a persistent grid, one
-// wave), so the column sums of the backward (grad_weight, grad_bias) stay in registers
-// across rows and leave as one partial row per row slot.
+// distributed shared memory (RowReducer). Blocks loop over rows: for the backwards, as
+// many blocks as fit (one wave), so that the column sums (grad_weight, grad_bias) stay in
+// registers across rows and leave as one partial row per row slot; for the forwards, a
+// block per row slot, where the loop runs once (launch.cuh says why).
 // Should reach about the copy bandwidth for every operator and row length it takes, the
 // reductions' barriers hidden by the other blocks on each multiprocessor. Measured on the
-// H100 (forward, 2^26-2^29 elements): 90-96% of the copy up to rows of 8192 elements;
-// beyond, where a row takes 512 threads or a cluster and few blocks fit, 58-91%.
+// H100 (softmax and RMSNorm forwards, 2^28 elements): 98-100% of the copy up to rows of
+// 8192 elements (92-96% with blocks looping over the rows); beyond, where a row takes 512
+// threads or a cluster and few blocks fit, 21-91%.
 #pragma once
 
 #include "common/rows/thread_chunks.cuh"
