@@ -32,10 +32,11 @@ constexpr int kMaxStagedClusterSize = 16;
 constexpr int64_t kMinRowsPerSlot = 16;
 
 // Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
-// A block covers 32 columns; its 8 rows of threads take every 8th partial row, then add
-// their 8 sums in a fixed order.
+// A block covers 32 columns; its 32 rows of threads take every 32nd partial row, then add
+// their 32 sums in a fixed order. (A few hundred partial rows are common, and few blocks,
+// a row of 1024 columns gives 32: the rows of threads keep more loads in flight.)
 constexpr int kSumCols = 32;
-constexpr int kSumRows = 8;
+constexpr int kSumRows = 32;
 
 template <typename scalar_t>
 struct ColumnSumOutputs {
