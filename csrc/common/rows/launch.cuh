@@ -28,8 +28,11 @@ constexpr int kChunks = 4;
 constexpr int kMaxRowThreads = 512;
 constexpr int kMaxClusterSize = 8;
 constexpr int kMaxStagedClusterSize = 16;
-// Rows a row slot takes at least, for operators with column sums.
-constexpr int64_t kMinRowsPerSlot = 16;
+// Rows a row slot takes at least, for operators with column sums. Measured on the H100,
+// forward+backward of 2048 float32 rows of 1024 (64 threads a row): 4 launches twice the
+// blocks that 16 or 8 do, 13-15% faster; 2 made LayerNorm's bfloat16 one (a warp a row)
+// 19% slower.
+constexpr int64_t kMinRowsPerSlot = 4;
 
 // Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
 // A block covers 32 columns; its 32 rows of threads take every 32nd partial row, then add
