@@ -64,4 +64,13 @@ inline void check_same_shape(
       shape_name(like.sizes()), " (the shape of ", like_name, "), got ", shape_name(t.sizes()));
 }
 
+// t is like `like`: the same dtype, device and shape (a gradient beside its tensor).
+inline void check_like(
+    const char* op, const char* name, const at::Tensor& t, const char* like_name,
+    const at::Tensor& like) {
+  check_same_dtype(op, name, t, like_name, like);
+  check_same_device(op, name, t, like_name, like);
+  check_same_shape(op, name, t, like_name, like);
+}
+
 }  // namespace torchlab

@@ -72,8 +72,8 @@ def _add_rms_norm_fake(x, residual, weight, eps=None):
 def _add_rms_norm_backward_fake(grad_out, grad_residual_out, residual_out, rstd, weight):
     op = "add_rms_norm_backward"
     check_floating(op, "residual_out", residual_out)
-    for name, t in (("grad_out", grad_out), ("grad_residual_out", grad_residual_out)):
-        check_like(op, name, t, "residual_out", residual_out)
+    check_like(op, "grad_out", grad_out, "residual_out", residual_out)
+    check_like(op, "grad_residual_out", grad_residual_out, "residual_out", residual_out)
     check_same_dtype(op, "weight", weight, "residual_out", residual_out)
     check_same_device(op, "weight", weight, "residual_out", residual_out)
     row_shape = check_normalized_shape(op, residual_out, weight.shape)

@@ -23,9 +23,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> forward(
     const at::Tensor& weight_in, c10::optional<double> eps_in) {
   constexpr const char* op = "add_rms_norm";
   check_floating(op, "x", x_in);
-  check_same_dtype(op, "residual", residual_in, "x", x_in);
-  check_same_device(op, "residual", residual_in, "x", x_in);
-  check_same_shape(op, "residual", residual_in, "x", x_in);
+  check_like(op, "residual", residual_in, "x", x_in);
   check_same_dtype(op, "weight", weight_in, "x", x_in);
   check_same_device(op, "weight", weight_in, "x", x_in);
   TORCH_CHECK(weight_in.dim() >= 1, op,
@@ -65,12 +63,8 @@ std::tuple<at::Tensor, at::Tensor> backward(
     const at::Tensor& residual_out_in, const at::Tensor& rstd_in, const at::Tensor& weight_in) {
   constexpr const char* op = "add_rms_norm_backward";
   check_floating(op, "residual_out", residual_out_in);
-  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor&>{"grad_out", grad_out_in},
-                                {"grad_residual_out", grad_residual_out_in}}) {
-    check_same_dtype(op, name, t, "residual_out", residual_out_in);
-    check_same_device(op, name, t, "residual_out", residual_out_in);
-    check_same_shape(op, name, t, "residual_out", residual_out_in);
-  }
+  check_like(op, "grad_out", grad_out_in, "residual_out", residual_out_in);
+  check_like(op, "grad_residual_out", grad_residual_out_in, "residual_out", residual_out_in);
   check_same_dtype(op, "weight", weight_in, "residual_out", residual_out_in);
   check_same_device(op, "weight", weight_in, "residual_out", residual_out_in);
   const norm::Shape shape = norm::check_normalized_shape(op, residual_out_in, weight_in.sizes());

@@ -50,9 +50,7 @@ inline void check_inputs(const at::Tensor& x, const at::Tensor& bias) {
 inline void check_backward_inputs(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& bias) {
   check_inputs(x, bias);
-  check_same_dtype("bias_gelu_backward", "grad_out", grad_out, "x", x);
-  check_same_device("bias_gelu_backward", "grad_out", grad_out, "x", x);
-  check_same_shape("bias_gelu_backward", "grad_out", grad_out, "x", x);
+  check_like("bias_gelu_backward", "grad_out", grad_out, "x", x);
 }
 
 // --- math, shared by host and device code ---------------------------------------------

@@ -135,9 +135,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(
   constexpr const char* op = "layer_norm_backward";
   const norm::Shape shape = norm::check_normalized_shape(op, x_in, normalized_shape);
   norm::check_parameter(op, "weight", weight_in, x_in, normalized_shape);
-  check_same_dtype(op, "grad_out", grad_out_in, "x", x_in);
-  check_same_device(op, "grad_out", grad_out_in, "x", x_in);
-  check_same_shape(op, "grad_out", grad_out_in, "x", x_in);
+  check_like(op, "grad_out", grad_out_in, "x", x_in);
   norm::check_row_stats(op, "mean", mean_in, x_in, shape);
   norm::check_row_stats(op, "rstd", rstd_in, x_in, shape);
   const at::Tensor grad_out = grad_out_in.contiguous();

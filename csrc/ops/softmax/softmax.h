@@ -155,9 +155,7 @@ at::Tensor backward(const Device& device, const at::Tensor& grad_out_in,
                     const at::Tensor& out_in, int64_t dim_in, bool log) {
   const char* op = backward_name(log);
   check_floating(op, "out", out_in);
-  check_same_dtype(op, "grad_out", grad_out_in, "out", out_in);
-  check_same_device(op, "grad_out", grad_out_in, "out", out_in);
-  check_same_shape(op, "grad_out", grad_out_in, "out", out_in);
+  check_like(op, "grad_out", grad_out_in, "out", out_in);
   const int64_t dim = c10::maybe_wrap_dim(dim_in, out_in.dim());
   const at::Tensor grad_out = as_rows(grad_out_in, dim);
   const at::Tensor out = as_rows(out_in, dim);
