@@ -64,7 +64,8 @@ inline void check_same_shape(
       shape_name(like.sizes()), " (the shape of ", like_name, "), got ", shape_name(t.sizes()));
 }
 
-// t is like `like`: the same dtype, device and shape (a gradient beside its tensor).
+// t is like `like`: the same dtype, device and shape (a gradient beside its tensor, a
+// residual beside x).
 inline void check_like(
     const char* op, const char* name, const at::Tensor& t, const char* like_name,
     const at::Tensor& like) {

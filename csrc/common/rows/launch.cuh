@@ -34,9 +34,9 @@ constexpr int kMaxStagedClusterSize = 16;
 // 19% slower.
 constexpr int64_t kMinRowsPerSlot = 4;
 
-// Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in order of p.
-// A block covers 32 columns; its 32 rows of threads take every 32nd partial row, then add
-// their 32 sums in a fixed order. (A few hundred partial rows are common, and few blocks,
+// Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in a fixed
+// order (the same bits every run). A block covers 32 columns; each of its 32 rows of
+// threads adds every 32nd partial row, then the 32 sums are added in turn. (A few hundred partial rows are common, and few blocks,
 // a row of 1024 columns gives 32: the rows of threads keep more loads in flight.)
 constexpr int kSumCols = 32;
 constexpr int kSumRows = 32;
@@ -224,18 +224,19 @@ class Launcher {
     }
   }
 
-  // A block a row slot (the loop over rows runs once), rather than as many blocks as fit
-  // looping over the rows: the blocks then run in order, on rows next to each other. On
-  // the H100, softmax and RMSNorm forwards, rows of 1024 to 16384 elements: 98-100% of the
-  // copy bandwidth, against 92-96% looping. Not for operators with column sums, whose
-  // partial rows would multiply; not for clusters (45-68% against 70-90%); and not where a
-  // 128 KB block fills a multiprocessor and the operator reduces twice a row, where
+  // A block for every kRowsPerBlock rows (the loop over rows runs once), rather than as
+  // many blocks as fit looping over the rows: the blocks then run in order, on rows next
+  // to each other. On the H100, softmax and RMSNorm forwards, rows of 1024 to 16384
+  // elements, 2^28: 98-100% of the copy bandwidth, against 92-96% looping. Operators
+  // without column sums only (the forwards, softmax's backward): the others' partial rows
+  // would multiply. Not for clusters (45-68% against 70-90%); nor where a block takes
+  // 128 KB of shared memory, one a multiprocessor, and the operator reduces twice a row:
   // memory would idle through the reductions without the next row staged (softmax,
   // bfloat16 rows of 32768: 86% against 93%; LayerNorm, float32 rows of 16384: 80% against
-  // 89%).
-  template <bool kStaged, int kBlockShared, bool kCluster>
+  // 88%).
+  template <int kShared, bool kCluster>
   static constexpr bool kWholeGrid = Op::kColumnSums == 0 && !kCluster &&
-                                     !(kStaged && kBlockShared > 64 * 1024 && Op::kRounds > 1);
+                                     !(kShared > 64 * 1024 && Op::kRounds > 1);
   static constexpr int64_t kMaxGridBlocks = int64_t(1) << 30;
 
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
@@ -247,7 +248,7 @@ class Launcher {
         kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages>
                 : 0;
     // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
-    // grid's size, asked once per kernel.
+    // size of a grid that loops over the rows, asked once per kernel.
     static int resident[5] = {-1, -1, -1, -1, -1};
     int& fits = resident[__builtin_ctz(cluster_size)];
 
@@ -284,10 +285,10 @@ class Launcher {
       }
     }
     if (fits == 0) return false;
-    const int64_t row_slots = ceil_div(t_.rows, kRowsPerBlock);
-    int64_t groups = std::min<int64_t>(row_slots, fits);
-    if constexpr (kWholeGrid<kStaged, kShared, kCluster>) {
-      groups = std::min<int64_t>(row_slots, kMaxGridBlocks);
+    const int64_t row_groups = ceil_div(t_.rows, kRowsPerBlock);  // a block's rows each
+    int64_t groups = std::min<int64_t>(row_groups, fits);
+    if constexpr (kWholeGrid<kShared, kCluster>) {
+      groups = std::min<int64_t>(row_groups, kMaxGridBlocks);
     } else if constexpr (Op::kColumnSums > 0) {
       // Each row slot writes a partial row of column sums, which sum_partials adds up
       // row after row: with few rows to a slot, that outweighs the rows themselves (2048
@@ -295,8 +296,8 @@ class Launcher {
       // A slot takes kMinRowsPerSlot rows or more, unless that leaves multiprocessors idle.
       const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
       groups = std::min<int64_t>(
-          groups, std::max<int64_t>(ceil_div(row_slots, kMinRowsPerSlot),
-                                    std::min<int64_t>(row_slots, sms)));
+          groups, std::max<int64_t>(ceil_div(row_groups, kMinRowsPerSlot),
+                                    std::min<int64_t>(row_groups, sms)));
     }
     config.gridDim = dim3(groups * cluster_size);
     const at::Tensor partial = partial_sums(groups * kRowsPerBlock, /*zeroed=*/false);

@@ -8,10 +8,11 @@
 // per row so that the row just fits (kChunks vectors a thread), from a warp per row (four
 // rows a block) to 512 threads per row. Rows longer than 512 threads hold are split over
 // a cluster of 2 to 8 blocks, on as many multiprocessors, whose partial results meet in
-// distributed shared memory (RowReducer). Blocks loop over rows: for the backwards, as
-// many blocks as fit (one wave), so that the column sums (grad_weight, grad_bias) stay in
-// registers across rows and leave as one partial row per row slot; for the forwards, a
-// block per row slot, where the loop runs once (launch.cuh says why).
+// distributed shared memory (RowReducer). Blocks loop over rows: for operators with
+// column sums (the norms' backwards), as many blocks as fit (one wave), so that the sums
+// (grad_weight, grad_bias) stay in registers across rows and leave as one partial row per
+// row slot; for the others, mostly a block for every kRowsPerBlock rows, where the loop
+// runs once (launch.cuh's kWholeGrid says where and why).
 // Should reach about the copy bandwidth for every operator and row length it takes, the
 // reductions' barriers hidden by the other blocks on each multiprocessor. Measured on the
 // H100 (softmax and RMSNorm forwards, 2^28 elements): 98-100% of the copy up to rows of
