@@ -197,6 +197,36 @@ def test_gradcheck_and_gradgradcheck(op_name):
     assert torch.autograd.gradgradcheck(fn, tuple(inputs.values()))
 
 
+def _norm_backward_calls():
+    """{operator: (function of tensors, tensors)} for each norm's fused backward operator,
+    float64 on the CPU, with every tensor input (row statistics included) requiring grad."""
+    ops = torch.ops.torchlab
+    x, g, g2 = (randn((3, 4, 5), torch.float64, "cpu") for _ in range(3))
+    w = randn((5,), torch.float64, "cpu")
+    _, mean, rstd = ops.layer_norm(x, [5], w, None, 1e-5)
+    _, rms_rstd = ops.rms_norm(x, [4, 5], None, 1e-6)
+    _, h, add_rstd = ops.add_rms_norm(x, g2, w, 1e-6)
+    calls = {
+        "layer_norm_backward": (lambda *t: ops.layer_norm_backward(*t[:4], [5], t[4]),
+                                (g, x, mean, rstd, w)),
+        "rms_norm_backward": (lambda *t: ops.rms_norm_backward(*t, [4, 5], None),
+                              (g, x, rms_rstd)),
+        "add_rms_norm_backward": (ops.add_rms_norm_backward, (g, g2, h, add_rstd, w)),
+    }
+    return {name: (fn, tuple(t.clone().requires_grad_() for t in tensors))
+            for name, (fn, tensors) in calls.items()}
+
+
+@pytest.mark.parametrize("name", ["layer_norm_backward", "rms_norm_backward",
+                                  "add_rms_norm_backward"])
+def test_backward_operators_are_differentiable(name):
+    # Autograd of the fused backward operators themselves (called directly, or by opcheck),
+    # checked against finite differences of the kernels.
+    fn, tensors = _norm_backward_calls()[name]
+    assert torch.autograd.gradcheck(fn, tensors)
+    assert torch.autograd.gradgradcheck(fn, tensors)
+
+
 def _op_calls(device, requires_grad):
     """(operator, args, kwargs) for every row operator and its backward."""
     def r(*shape, dtype=torch.float32):

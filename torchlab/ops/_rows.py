@@ -56,18 +56,52 @@ def random_rows(case: bench_spec.Case, dtype: torch.dtype, device: str, *,
     return inputs
 
 
+def broadcast_row_stat(stat: Tensor, normalized_shape: Sequence[int]) -> Tensor:
+    """A row statistic (mean, rstd: one value a row) shaped to broadcast against its rows."""
+    return stat.reshape(*stat.shape, *[1] * len(normalized_shape))
+
+
 def native_backward(reference: Callable[..., Tensor | tuple[Tensor, ...]],
-                    inputs: Sequence[Tensor | None], needs_grad: Sequence[bool],
-                    grad_outputs: Sequence[Tensor | None]) -> list[Tensor | None]:
-    """The gradients of ``reference(*inputs)``, differentiable again: the backward the row
-    operators take when autograd records it (``create_graph=True``, double backward),
-    where the fused backward kernel, which has no derivative of its own, cannot serve.
-    ``inputs`` are the forward's saved tensors, still attached to the caller's graph."""
+                    inputs: Sequence[object], needs_grad: Sequence[bool],
+                    grad_outputs: Sequence[Tensor | None], *,
+                    create_graph: bool = True) -> list[Tensor | None]:
+    """The gradients of ``reference(*inputs)`` for the inputs that need them (None for the
+    others and for non-tensor inputs), differentiable again where ``create_graph``. Used:
+    - by the row operators when autograd records their backward (``create_graph=True``,
+      double backward), where the fused backward kernel, which has no derivative of its own,
+      cannot serve; ``inputs`` are the forward's saved tensors, still attached to the
+      caller's graph;
+    - as the derivative of the fused backward operators themselves
+      (``register_backward_autograd``)."""
     wrt = [t for t, needed in zip(inputs, needs_grad) if needed and t is not None]
-    outputs = reference(*inputs)
+    with torch.enable_grad():
+        outputs = reference(*inputs)
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    used = [(o, g) for o, g in zip(outputs, grad_outputs) if g is not None]
+    used = [(o, g) for o, g in zip(outputs, grad_outputs) if g is not None and o.requires_grad]
     grads = iter(torch.autograd.grad([o for o, _ in used], wrt, [g for _, g in used],
-                                     create_graph=True, allow_unused=True))
+                                     create_graph=create_graph, allow_unused=True)
+                 if used else [None] * len(wrt))
     return [next(grads) if needed and t is not None else None
             for t, needed in zip(inputs, needs_grad)]
+
+
+def register_backward_autograd(op: str, reference: Callable[..., tuple[Tensor, ...]]) -> None:
+    """Autograd for a fused backward operator ``op`` (``torchlab::layer_norm_backward``...):
+    the derivative of ``reference``, the operator's computation in native torch ops, at the
+    operator's inputs. It serves whoever differentiates the backward operator itself (a
+    direct call, ``torch.library.opcheck``); the forward operators' double backward takes
+    ``native_backward`` of the whole forward instead, which also follows the row statistics
+    back to x."""
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.is_tensor = [isinstance(a, Tensor) for a in inputs]
+        ctx.save_for_backward(*(a for a in inputs if isinstance(a, Tensor)))
+        ctx.non_tensors = [None if isinstance(a, Tensor) else a for a in inputs]
+
+    def backward(ctx, *grad_outputs):
+        saved = iter(ctx.saved_tensors)
+        inputs = [next(saved) if is_tensor else a
+                  for is_tensor, a in zip(ctx.is_tensor, ctx.non_tensors)]
+        return tuple(native_backward(reference, inputs, ctx.needs_input_grad, grad_outputs,
+                                     create_graph=torch.is_grad_enabled()))
+
+    torch.library.register_autograd(op, backward, setup_context=setup_context)

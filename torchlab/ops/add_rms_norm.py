@@ -22,6 +22,7 @@ from torchlab.ops._checks import (check_floating, check_like, check_same_device,
                                   check_same_dtype)
 from torchlab.ops.rms_norm import (check_eps, check_normalized_shape, check_row_stats,
                                    empty_row_stats)
+from torchlab.ops.rms_norm import backward_reference as rms_norm_backward_reference
 from torchlab.ops.rms_norm import reference as rms_norm_reference
 
 
@@ -108,6 +109,16 @@ def _add_rms_norm_backward(ctx, grad_out, grad_residual_out, grad_rstd):
 
 torch.library.register_autograd("torchlab::add_rms_norm", _add_rms_norm_backward,
                                 setup_context=_save)
+
+
+def backward_reference(grad_out: Tensor, grad_residual_out: Tensor, residual_out: Tensor,
+                       rstd: Tensor, weight: Tensor):
+    """``add_rms_norm_backward`` in native ops: RMSNorm's, with grad_residual_out added."""
+    return rms_norm_backward_reference(grad_out, residual_out, rstd, list(weight.shape), weight,
+                                       grad_residual_out)
+
+
+_rows.register_backward_autograd("torchlab::add_rms_norm_backward", backward_reference)
 
 
 # --- benchmarks ----------------------------------------------------------------------------

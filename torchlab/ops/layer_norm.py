@@ -97,6 +97,25 @@ torch.library.register_autograd("torchlab::layer_norm", _layer_norm_backward,
                                 setup_context=_save)
 
 
+def backward_reference(grad_out: Tensor, x: Tensor, mean: Tensor, rstd: Tensor,
+                       normalized_shape: Sequence[int], weight: Tensor | None):
+    """``layer_norm_backward`` in native ops, in the kernels' dtype (float32 for 16-bit x):
+    (grad_x, grad_weight, grad_bias) for the given mean and rstd."""
+    acc, k = _rows.stats_dtype(x.dtype), len(normalized_shape)
+    dims, row_dims = tuple(range(-k, 0)), tuple(range(x.dim() - k))
+    mean, rstd = (_rows.broadcast_row_stat(s, normalized_shape) for s in (mean, rstd))
+    g = grad_out.to(acc)
+    gw = g * weight.to(acc) if weight is not None else g
+    xhat = (x.to(acc) - mean) * rstd
+    grad_x = rstd * (gw - gw.mean(dims, keepdim=True)
+                     - xhat * (gw * xhat).mean(dims, keepdim=True))
+    return (grad_x.to(x.dtype), (g * xhat).sum(row_dims).to(x.dtype),
+            g.sum(row_dims).to(x.dtype))
+
+
+_rows.register_backward_autograd("torchlab::layer_norm_backward", backward_reference)
+
+
 # --- benchmarks ----------------------------------------------------------------------------
 
 def _bench_bytes(case: bench_spec.Case, dtype: torch.dtype, mode: str) -> int:

@@ -153,6 +153,26 @@ def _rms_norm_backward(ctx, grad_out: Tensor, grad_rstd: Tensor | None):
 torch.library.register_autograd("torchlab::rms_norm", _rms_norm_backward, setup_context=_save)
 
 
+def backward_reference(grad_out: Tensor, x: Tensor, rstd: Tensor,
+                       normalized_shape: Sequence[int], weight: Tensor | None,
+                       grad_residual_out: Tensor | None = None):
+    """``rms_norm_backward`` in native ops, in the kernels' dtype (float32 for 16-bit x):
+    (grad_x, grad_weight) for the given rstd; with ``grad_residual_out`` added to grad_x,
+    ``add_rms_norm_backward``'s."""
+    acc, k = _rows.stats_dtype(x.dtype), len(normalized_shape)
+    dims, row_dims = tuple(range(-k, 0)), tuple(range(x.dim() - k))
+    rstd = _rows.broadcast_row_stat(rstd, normalized_shape)
+    g, x_acc = grad_out.to(acc), x.to(acc)
+    gw = g * weight.to(acc) if weight is not None else g
+    grad_x = rstd * gw - x_acc * rstd**3 * (gw * x_acc).mean(dims, keepdim=True)
+    if grad_residual_out is not None:
+        grad_x = grad_x + grad_residual_out.to(acc)
+    return grad_x.to(x.dtype), (g * x_acc * rstd).sum(row_dims).to(x.dtype)
+
+
+_rows.register_backward_autograd("torchlab::rms_norm_backward", backward_reference)
+
+
 # --- benchmarks ----------------------------------------------------------------------------
 
 def _bench_bytes(case: bench_spec.Case, dtype: torch.dtype, mode: str) -> int:
