@@ -36,8 +36,9 @@ constexpr int64_t kMinRowsPerSlot = 4;
 
 // Column sums: sums[i][c] = the sum over partial rows p of partial[p, i, c], in a fixed
 // order (the same bits every run). A block covers 32 columns; each of its 32 rows of
-// threads adds every 32nd partial row, then the 32 sums are added in turn. (A few hundred partial rows are common, and few blocks,
-// a row of 1024 columns gives 32: the rows of threads keep more loads in flight.)
+// threads adds every 32nd partial row, then the 32 sums are added in turn. (A few hundred
+// partial rows are common, and few blocks, a row of 1024 columns gives 32: the rows of
+// threads keep more loads in flight.)
 constexpr int kSumCols = 32;
 constexpr int kSumRows = 32;
 
