@@ -46,6 +46,24 @@ def ladder_cases(shapes: str, device: str) -> list[bench_spec.Case]:
     return [bench_spec.Case((SWEEP_ELEMENTS // 8 // n, n)) for n in lengths]
 
 
+def ladder_spec(op: str, make_inputs: Callable, native: Callable,
+                run_version: Callable[[dict[str, Tensor], int], Tensor],
+                bytes_moved: Callable) -> bench_spec.BenchSpec:
+    """The benchmark of a CUDA ladder ``op``: each version (``run_version(inputs, v)``) on
+    the ladder's sweep, forward only, beside the native expression."""
+    return bench_spec.BenchSpec(
+        op=op,
+        cases=ladder_cases,
+        make_inputs=make_inputs,
+        differentiable=(),
+        native=native,
+        versions={f"v{v}": (lambda inputs, params, v=v: run_version(inputs, v))
+                  for v in LADDER_VERSIONS},
+        bytes_moved=bytes_moved,
+        devices=("cuda",),  # the ladder is CUDA's
+    )
+
+
 def random_rows(case: bench_spec.Case, dtype: torch.dtype, device: str, *,
                 names: Sequence[str] = ("x",), parameters: Sequence[str] = ()) -> dict[str, Tensor]:
     """Random [rows, cols] inputs by name, and [cols] parameters (around 1, as trained

@@ -203,15 +203,8 @@ bench_spec.register(bench_spec.BenchSpec(
 ))
 
 
-bench_spec.register(bench_spec.BenchSpec(
-    op="rms_norm_ladder",
-    cases=_rows.ladder_cases,
-    make_inputs=_bench_inputs,
-    differentiable=(),
-    native=_native,
-    versions={f"v{v}": (lambda inputs, params, v=v: rms_norm_ladder(
-        inputs["x"], inputs["x"].shape[-1:], inputs["weight"], 1e-6, version=v))
-        for v in LADDER_VERSIONS},
-    bytes_moved=_bench_bytes,
-    devices=("cuda",),  # the ladder is CUDA's
-))
+bench_spec.register(_rows.ladder_spec(
+    "rms_norm_ladder", _bench_inputs, _native,
+    lambda inputs, v: rms_norm_ladder(inputs["x"], inputs["x"].shape[-1:], inputs["weight"],
+                                      1e-6, version=v),
+    _bench_bytes))

@@ -190,14 +190,6 @@ for _name, _native, _fused in (("softmax", reference, softmax),
     ))
 
 
-bench_spec.register(bench_spec.BenchSpec(
-    op="softmax_ladder",
-    cases=_rows.ladder_cases,
-    make_inputs=_bench_inputs,
-    differentiable=(),
-    native=lambda inputs, params: reference(inputs["x"]),
-    versions={f"v{v}": (lambda inputs, params, v=v: softmax_ladder(inputs["x"], version=v))
-              for v in LADDER_VERSIONS},
-    bytes_moved=_bench_bytes,
-    devices=("cuda",),  # the ladder is CUDA's
-))
+bench_spec.register(_rows.ladder_spec(
+    "softmax_ladder", _bench_inputs, lambda inputs, params: reference(inputs["x"]),
+    lambda inputs, v: softmax_ladder(inputs["x"], version=v), _bench_bytes))
