@@ -49,8 +49,8 @@ constexpr int kMaxColumnSums = 2;
 enum class Reduce { Sum, Max };
 
 // The CUDA kernels' versions, from one thread a row (1) to the row staged in shared
-// memory (5): csrc/common/rows/v*.cuh.
-constexpr int kVersions = 5;
+// memory (5) and long rows streamed through the L2 (6): csrc/common/rows/v*.cuh.
+constexpr int kVersions = 6;
 
 inline void check_ladder_version(int64_t version) {
   TORCH_CHECK(version >= 1 && version <= kVersions,

@@ -17,11 +17,12 @@ OPS = list(ROW_OPS)
 DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]
 # Rows of 1, primes, lengths that are not a whole number of 16-byte vectors, 3-d, and row
 # lengths that take every launch configuration of the CUDA kernels: a warp a row (4 rows a
-# block), 64 to 512 threads a row, clusters of 2, 4 and 8 blocks, and the streamed
-# fallback (odd lengths, and rows longer than a cluster holds).
+# block), 64 to 512 threads a row, clusters of 2, 4 and 8 blocks, version 6's streamed rows
+# (45000: a part of a row that is not a whole number of its passes' batches), and version
+# 3's fallback (odd lengths, and rows longer than a cluster holds).
 SHAPES = [(1, 1), (1, 7), (3, 1), (5, 13), (2, 3, 40), (7, 256), (9, 1000), (4, 4099),
-          (5, 4096), (3, 8192), (3, 16384), (2, 32768), (2, 65536), (2, 131072), (1, 262144),
-          (0, 16)]
+          (5, 4096), (3, 8192), (3, 16384), (2, 32768), (3, 45000), (2, 65536), (2, 131072),
+          (1, 262144), (0, 16)]
 
 
 def _cases(device):
@@ -355,11 +356,11 @@ def test_more_than_2_to_the_31_elements(op_name, cols):
 # --- the CUDA ladders ----------------------------------------------------------------------
 
 LADDER_SHAPES = [(1, 1), (5, 13), (7, 256), (9, 1000), (4, 4099), (33, 4096), (3, 32768),
-                 (2, 131072), (0, 8)]
+                 (3, 45000), (2, 65536), (2, 131072), (0, 8)]
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("shape", LADDER_SHAPES, ids=str)
 def test_every_version_of_the_ladders(version, dtype, shape):
@@ -378,8 +379,8 @@ def test_every_version_of_the_ladders(version, dtype, shape):
 
 @pytest.mark.gpu
 def test_ladder_rejects_an_unknown_version():
-    with pytest.raises(RuntimeError, match="expected version to be 1 to 5, got 6"):
-        torch.ops.torchlab.softmax_ladder(torch.ones(2, 4, device="cuda"), -1, 6)
+    with pytest.raises(RuntimeError, match="expected version to be 1 to 6, got 7"):
+        torch.ops.torchlab.softmax_ladder(torch.ones(2, 4, device="cuda"), -1, 7)
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -419,8 +420,8 @@ def _bad_calls(d):
         ("weight not x's last dimensions", lambda: ops.add_rms_norm(x, x, ones(3), None),
          "add_rms_norm: expected the trailing dimensions of x to be normalized_shape [3], "
          "got x of shape [2, 4]"),
-        ("ladder version", lambda: ops.softmax_ladder(x, -1, 6),
-         "expected version to be 1 to 5, got 6"),
+        ("ladder version", lambda: ops.softmax_ladder(x, -1, 7),
+         "expected version to be 1 to 6, got 7"),
     ]
 
 

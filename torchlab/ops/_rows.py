@@ -17,8 +17,8 @@ ROW_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
 SWEEP_ELEMENTS = 2**29
 # Where launch cost shows: a small shape every op must run no slower than eager.
 SMALL_SHAPE = (2048, 1024)
-# The CUDA ladder's versions (csrc/common/rows/v1_... to v5_...).
-LADDER_VERSIONS = (1, 2, 3, 4, 5)
+# The CUDA ladder's versions (csrc/common/rows/v1_... to v6_...).
+LADDER_VERSIONS = (1, 2, 3, 4, 5, 6)
 
 
 def stats_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -42,7 +42,7 @@ def sweep_cases(shapes: str, device: str, lengths: Sequence[int] = ROW_LENGTHS,
 
 def ladder_cases(shapes: str, device: str) -> list[bench_spec.Case]:
     """The ladder's sweep: a row a thread (version 1) is slow, so 2^26 elements a case."""
-    lengths = (4096,) if shapes == "quick" else (1024, 4096, 32768)
+    lengths = (4096,) if shapes == "quick" else (1024, 4096, 32768, 65536)
     return [bench_spec.Case((SWEEP_ELEMENTS // 8 // n, n)) for n in lengths]
 
 

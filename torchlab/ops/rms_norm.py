@@ -126,7 +126,7 @@ def _rms_norm_backward_fake(grad_out, x, rstd, normalized_shape, weight):
 @torch.library.register_fake("torchlab::rms_norm_ladder")
 def _rms_norm_ladder_fake(x, normalized_shape, weight, eps, version):
     torch._check(version in LADDER_VERSIONS,
-                 lambda: f"expected version to be 1 to 5, got {version}")
+                 lambda: f"expected version to be 1 to {LADDER_VERSIONS[-1]}, got {version}")
     return _rms_norm_fake(x, normalized_shape, weight, eps)[0]
 
 

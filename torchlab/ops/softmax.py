@@ -104,7 +104,7 @@ torch.library.register_fake("torchlab::log_softmax_backward",
 @torch.library.register_fake("torchlab::softmax_ladder")
 def _softmax_ladder_fake(x: Tensor, dim: int, version: int) -> Tensor:
     torch._check(version in LADDER_VERSIONS,
-                 lambda: f"expected version to be 1 to 5, got {version}")
+                 lambda: f"expected version to be 1 to {LADDER_VERSIONS[-1]}, got {version}")
     return _forward_fake("softmax")(x, dim)
 
 

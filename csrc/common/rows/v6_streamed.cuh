@@ -1,0 +1,172 @@
+// Version 6: rows that version 5 splits over a cluster, streamed: each pass reads the row
+// from memory again, the L2 cache holding it between passes.
+//
+// Changes from version 5: version 5 holds a row in shared memory, which on the H100 stops
+// at 128 KB a block (64 KB of each of two inputs): longer rows are split over a cluster
+// of blocks, a multiprocessor each, and a cluster costs about what it gives (RMSNorm,
+// bfloat16 rows of 65536 elements: 83% of the copy bandwidth; add_rms_norm, rows of 32768:
+// 74%). Here nothing is held across the reduction: each pass (the reduction, then the
+// write) reads the row, as version 3 did, but a block of 1024 threads loads its part of a
+// row (up to 128 KB of each input) in one go, and the first read marks the row's lines to
+// stay in the L2 (createpolicy evict_last) while the reread and the writes mark theirs to
+// leave first (evict_first), so that memory sees each input once. A row takes one block,
+// or a cluster of two whose partial sums meet in distributed shared memory (RowReducer).
+// Should reach the copy bandwidth where one reread from the L2 is cheap beside the
+// cluster's cost: operators with a single reduction, one read of the row more; not for
+// operators with two (softmax, LayerNorm: two rereads, measured slower than version 5),
+// nor with column sums (a thread sees too many columns to hold their sums).
+#pragma once
+
+#include "common/rows/thread_chunks.cuh"
+
+namespace torchlab::rows {
+
+// L2 eviction priorities for loads and stores that carry one (.L2::cache_hint).
+__device__ __forceinline__ uint64_t l2_evict_last() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+
+__device__ __forceinline__ uint64_t l2_evict_first() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+
+template <int W, typename T>
+__device__ __forceinline__ Vec<T, W> load_vec_hinted(const T* p, uint64_t policy) {
+  static_assert(sizeof(Vec<T, W>) == 16, "16-byte vectors");
+  uint4 bits;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;\n"
+               : "=r"(bits.x), "=r"(bits.y), "=r"(bits.z), "=r"(bits.w)
+               : "l"(p), "l"(policy));
+  return *reinterpret_cast<const Vec<T, W>*>(&bits);
+}
+
+template <int W, typename T>
+__device__ __forceinline__ void store_vec_hinted(T* p, const Vec<T, W>& v, uint64_t policy) {
+  static_assert(sizeof(Vec<T, W>) == 16, "16-byte vectors");
+  const uint4 bits = *reinterpret_cast<const uint4*>(&v);
+  asm volatile("st.global.L1::no_allocate.L2::cache_hint.v4.u32 [%0], {%1, %2, %3, %4}, %5;\n"
+               ::"l"(p), "r"(bits.x), "r"(bits.y), "r"(bits.z), "r"(bits.w), "l"(policy)
+               : "memory");
+}
+
+// Threads a block, and vectors of each input a thread loads before it uses any: the loads
+// in flight per pass (a block's part of a row, up to 128 KB of each input, in one go).
+constexpr int kStreamThreads = 1024;
+constexpr int kStreamUnroll = 4;
+
+template <typename Op, int W, bool kCluster>
+__global__ void __launch_bounds__(kStreamThreads)
+    streamed_kernel(Op op, Tensors<typename Op::scalar_t> t) {
+  static_assert(Op::kColumnSums == 0, "version 6 runs operators without column sums");
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  if constexpr (kCluster) {
+    __trap();  // clusters need Hopper; the launch never picks this kernel on older GPUs
+    return;
+  }
+#endif
+  using scalar_t = typename Op::scalar_t;
+  using acc_t = typename Op::acc_t;
+  using V = Vec<scalar_t, W>;
+  __shared__ acc_t warp_totals[2][1][kStreamThreads / 32];
+  using Reducer = RowReducer<acc_t, kStreamThreads, 1, kCluster>;
+  __shared__ typename Reducer::ClusterSlots cluster_slots;
+  Reducer reducer{warp_totals, &cluster_slots};
+  reducer.init();
+  const SlotGroup group = slot_group<kCluster>();
+  const int64_t blocks_per_group = gridDim.x / group.count;
+  // The cluster's blocks take turns along the row, kStreamThreads vectors each.
+  const int64_t first_col = (int64_t(group.rank) * kStreamThreads + threadIdx.x) * W;
+  const int64_t step = blocks_per_group * kStreamThreads * W;
+  const uint64_t keep = l2_evict_last();
+  const uint64_t drop = l2_evict_first();
+
+  // One pass over this block's part of the row: kStreamUnroll vectors of each input
+  // loaded (in flight together) before visit(col, vectors) uses them, then the rest one by
+  // one.
+  const auto stream = [&](const RowPointers<Op>& p, uint64_t policy, auto&& visit) {
+    int64_t c0 = first_col;
+    for (; c0 + (kStreamUnroll - 1) * step < t.cols; c0 += kStreamUnroll * step) {
+      V in_vec[kStreamUnroll][kMaxInputs];
+#pragma unroll
+      for (int u = 0; u < kStreamUnroll; ++u) {
+#pragma unroll
+        for (int i = 0; i < Op::kInputs; ++i) {
+          in_vec[u][i] = load_vec_hinted<W>(p.in[i] + c0 + u * step, policy);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kStreamUnroll; ++u) visit(c0 + u * step, in_vec[u]);
+    }
+    for (; c0 < t.cols; c0 += step) {
+      V in_vec[kMaxInputs];
+#pragma unroll
+      for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec_hinted<W>(p.in[i] + c0, policy);
+      visit(c0, in_vec);
+    }
+  };
+
+  for (int64_t row = group.index; row < t.rows; row += group.count) {
+    Op row_op = op;
+    begin_row(row_op, t, row);
+    const RowPointers<Op> p(t, row);
+#pragma unroll
+    for (int round = 0; round < Op::kRounds; ++round) {
+      const Reduce kind = Op::reduction(round);
+      acc_t local = identity<acc_t>(kind);
+      stream(p, keep, [&](int64_t c, const V* in_vec) {
+        V column_vec[kMaxColumnInputs];
+#pragma unroll
+        for (int i = 0; i < Op::kColumnInputs; ++i) {
+          if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
+        }
+#pragma unroll
+        for (int j = 0; j < W; ++j) {
+          acc_t in[kMaxInputs];
+          acc_t column_in[kMaxColumnInputs];
+#pragma unroll
+          for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
+#pragma unroll
+          for (int i = 0; i < Op::kColumnInputs; ++i) {
+            column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
+          }
+          local = combine(kind, local, row_op.contribution(round, in, column_in));
+        }
+      });
+      row_op.end_round(round, reducer.reduce(local, kind));
+    }
+    stream(p, drop, [&](int64_t c, const V* in_vec) {
+      V column_vec[kMaxColumnInputs];
+      V out_vec[kMaxOutputs];
+#pragma unroll
+      for (int i = 0; i < Op::kColumnInputs; ++i) {
+        if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
+      }
+#pragma unroll
+      for (int j = 0; j < W; ++j) {
+        acc_t in[kMaxInputs];
+        acc_t column_in[kMaxColumnInputs];
+        acc_t out[kMaxOutputs];
+        acc_t column_sum[kMaxColumnSums];
+#pragma unroll
+        for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
+#pragma unroll
+        for (int i = 0; i < Op::kColumnInputs; ++i) {
+          column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
+        }
+        row_op.output(in, column_in, out, column_sum);
+#pragma unroll
+        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
+      }
+#pragma unroll
+      for (int i = 0; i < Op::kOutputs; ++i) store_vec_hinted<W>(p.out[i] + c, out_vec[i], drop);
+    });
+    if (threadIdx.x == 0 && group.rank == 0) write_row_outputs(row_op, t, row);
+  }
+  leave_cluster<kCluster>();
+}
+
+}  // namespace torchlab::rows
