@@ -5,7 +5,7 @@
 #pragma once
 
 #include "common/rows/reduce.cuh"
-#include "common/vec.cuh"
+#include "common/rows/vector_elements.cuh"
 
 namespace torchlab::rows {
 
@@ -13,7 +13,8 @@ template <typename Op, int W, int kChunks>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
-  using V = Vec<scalar_t, W>;
+  using Elements = VectorElements<Op, W>;
+  using V = typename Elements::V;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
 
   int64_t first_col;
@@ -54,13 +55,7 @@ struct ThreadChunks {
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
         load(t, k, chunk, in_vec, column_vec);
-#pragma unroll
-        for (int j = 0; j < W; ++j) {
-          acc_t in[kMaxInputs];
-          acc_t column_in[kMaxColumnInputs];
-          to_acc(t, in_vec, column_vec, j, in, column_in);
-          local = combine(kind, local, row_op.contribution(round, in, column_in));
-        }
+        local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
     }
@@ -72,19 +67,8 @@ struct ThreadChunks {
       V column_vec[kMaxColumnInputs];
       V out_vec[kMaxOutputs];
       load(t, k, chunk, in_vec, column_vec);
-#pragma unroll
-      for (int j = 0; j < W; ++j) {
-        acc_t in[kMaxInputs];
-        acc_t column_in[kMaxColumnInputs];
-        acc_t out[kMaxOutputs];
-        acc_t column_sum[kMaxColumnSums];
-        to_acc(t, in_vec, column_vec, j, in, column_in);
-        row_op.output(in, column_in, out, column_sum);
-#pragma unroll
-        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
-#pragma unroll
-        for (int i = 0; i < Op::kColumnSums; ++i) column_sums[i][k][j] += column_sum[i];
-      }
+      Elements::output(row_op, t, in_vec, column_vec, out_vec,
+                       [&](int i, int j, acc_t term) { column_sums[i][k][j] += term; });
 #pragma unroll
       for (int i = 0; i < Op::kOutputs; ++i) store_vec(t.out[i] + row * t.cols + col(k), out_vec[i]);
     }
@@ -113,20 +97,7 @@ struct ThreadChunks {
                        V* column_vec) const {
 #pragma unroll
     for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = chunk(i, k);
-#pragma unroll
-    for (int i = 0; i < Op::kColumnInputs; ++i) {
-      if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + col(k));
-    }
-  }
-
-  __device__ static void to_acc(const Tensors<scalar_t>& t, const V* in_vec, const V* column_vec,
-                                int j, acc_t* in, acc_t* column_in) {
-#pragma unroll
-    for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
-#pragma unroll
-    for (int i = 0; i < Op::kColumnInputs; ++i) {
-      column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
-    }
+    Elements::load_columns(t, col(k), column_vec);
   }
 };
 

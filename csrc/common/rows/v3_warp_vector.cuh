@@ -15,7 +15,7 @@
 #pragma once
 
 #include "common/rows/reduce.cuh"
-#include "common/vec.cuh"
+#include "common/rows/vector_elements.cuh"
 
 namespace torchlab::rows {
 
@@ -24,8 +24,9 @@ constexpr int kV3Threads = 256;
 template <typename Op, int W>
 __global__ void __launch_bounds__(kV3Threads)
     warp_vector_kernel(Op op, Tensors<typename Op::scalar_t> t) {
-  using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
+  using Elements = VectorElements<Op, W>;
+  using V = typename Elements::V;
   __shared__ acc_t warp_totals[2][1][kV3Threads / 32];
   RowReducer<acc_t, kV3Threads, 1, false> reducer{warp_totals, nullptr};
   constexpr int64_t kStep = int64_t(kV3Threads) * W;
@@ -41,49 +42,24 @@ __global__ void __launch_bounds__(kV3Threads)
       acc_t local = identity<acc_t>(kind);
 #pragma unroll 4
       for (int64_t c = first_col; c < t.cols; c += kStep) {
-        Vec<scalar_t, W> in_vec[kMaxInputs];
-        Vec<scalar_t, W> column_vec[kMaxColumnInputs];
+        V in_vec[kMaxInputs];
+        V column_vec[kMaxColumnInputs];
         for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
-        for (int i = 0; i < Op::kColumnInputs; ++i) {
-          if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
-        }
-#pragma unroll
-        for (int j = 0; j < W; ++j) {
-          acc_t in[kMaxInputs];
-          acc_t column_in[kMaxColumnInputs];
-          for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
-          for (int i = 0; i < Op::kColumnInputs; ++i) {
-            column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
-          }
-          local = combine(kind, local, row_op.contribution(round, in, column_in));
-        }
+        Elements::load_columns(t, c, column_vec);
+        local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
     }
     acc_t* partial = t.column_partial + int64_t(blockIdx.x) * Op::kColumnSums * t.cols;
 #pragma unroll 2
     for (int64_t c = first_col; c < t.cols; c += kStep) {
-      Vec<scalar_t, W> in_vec[kMaxInputs];
-      Vec<scalar_t, W> column_vec[kMaxColumnInputs];
-      Vec<scalar_t, W> out_vec[kMaxOutputs];
+      V in_vec[kMaxInputs];
+      V column_vec[kMaxColumnInputs];
+      V out_vec[kMaxOutputs];
       for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
-      for (int i = 0; i < Op::kColumnInputs; ++i) {
-        if (t.column_in[i]) column_vec[i] = load_vec<W>(t.column_in[i] + c);
-      }
-#pragma unroll
-      for (int j = 0; j < W; ++j) {
-        acc_t in[kMaxInputs];
-        acc_t column_in[kMaxColumnInputs];
-        acc_t out[kMaxOutputs];
-        acc_t column_sum[kMaxColumnSums];
-        for (int i = 0; i < Op::kInputs; ++i) in[i] = acc_t(in_vec[i].val[j]);
-        for (int i = 0; i < Op::kColumnInputs; ++i) {
-          column_in[i] = t.column_in[i] ? acc_t(column_vec[i].val[j]) : Op::column_default(i);
-        }
-        row_op.output(in, column_in, out, column_sum);
-        for (int i = 0; i < Op::kOutputs; ++i) out_vec[i].val[j] = scalar_t(out[i]);
-        for (int i = 0; i < Op::kColumnSums; ++i) partial[i * t.cols + c + j] += column_sum[i];
-      }
+      Elements::load_columns(t, c, column_vec);
+      Elements::output(row_op, t, in_vec, column_vec, out_vec,
+                       [&](int i, int j, acc_t term) { partial[i * t.cols + c + j] += term; });
       for (int i = 0; i < Op::kOutputs; ++i) store_vec(p.out[i] + c, out_vec[i]);
     }
     if (threadIdx.x == 0) write_row_outputs(row_op, t, row);
