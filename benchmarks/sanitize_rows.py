@@ -1,6 +1,7 @@
 """Runs every row operator's kernels (softmax, log_softmax, layer_norm, rms_norm,
-add_rms_norm, forward and backward, and each version of the two ladders) once on shapes
-that take every launch configuration, for compute-sanitizer:
+add_rms_norm, forward and backward, which run versions 5 and 6, and versions 1 to 4 of
+the two ladders) once on shapes that take every launch configuration, for
+compute-sanitizer:
 
     compute-sanitizer --tool memcheck --error-exitcode 1 python benchmarks/sanitize_rows.py
 """

@@ -51,7 +51,7 @@ def rms_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | 
 def rms_norm_ladder(x: Tensor, normalized_shape: int | Sequence[int],
                     weight: Tensor | None = None, eps: float | None = None, *,
                     version: int = 4) -> Tensor:
-    """The RMSNorm forward by one version of the CUDA ladder (1 to 5); no autograd."""
+    """The RMSNorm forward by one version of the CUDA ladder (1 to 6); no autograd."""
     return torch.ops.torchlab.rms_norm_ladder(x, _shape(normalized_shape), weight, eps, version)
 
 

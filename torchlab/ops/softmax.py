@@ -48,7 +48,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def softmax_ladder(x: Tensor, dim: int = -1, *, version: int = 4) -> Tensor:
-    """The softmax forward by one version of the CUDA ladder (1 to 5); no autograd."""
+    """The softmax forward by one version of the CUDA ladder (1 to 6); no autograd."""
     return torch.ops.torchlab.softmax_ladder(x, dim, version)
 
 

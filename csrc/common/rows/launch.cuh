@@ -206,12 +206,14 @@ class Launcher {
     return cluster_dim;
   }
 
-  // Version 6 where it measured faster than version 5 on the H100 (2^29 elements): operators
-  // with a single reduction and no column sums (RMSNorm's and add_rms_norm's forwards,
-  // softmax's backward) on rows of 2-byte elements that version 5 splits over a cluster,
-  // up to 128 KB of each input. bfloat16: RMSNorm rows of 65536, 83% -> 94% of the copy;
-  // add_rms_norm rows of 32768, 74% -> 98%, of 65536, 67% -> 84%; softmax's backward about
-  // even (float16: 68-78% -> 86-88% at 65536). Where an operator reduces twice, the second
+  // Version 6 for operators with a single reduction and no column sums (RMSNorm's and
+  // add_rms_norm's forwards, softmax's backward) on rows of 2-byte elements that version 5
+  // splits over a cluster, up to 128 KB of each input (two blocks). Measured on the H100
+  // side by side with version 5 (2^29 elements, bfloat16): RMSNorm, rows of 65536, 83% ->
+  // 94% of the copy; add_rms_norm, rows of 32768, 74% -> 98%, of 65536, 67% -> 84%, of
+  // 45000, 54% -> 80%; softmax's backward about even (float16: 68-78% -> 86-88% at 65536).
+  // Slower at RMSNorm's rows of 45000 (66% -> 61%): a row that is not a whole number of a
+  // block's batches is read a vector at a time. Where an operator reduces twice, the second
   // reread cost more than the cluster (softmax, LayerNorm); float32 rows were no faster.
   // False where it does not apply.
   template <int W>
@@ -219,37 +221,39 @@ class Launcher {
     if constexpr (Op::kColumnSums > 0 || Op::kRounds != 1 || sizeof(scalar_t) != 2) {
       return false;
     } else {
-      constexpr int64_t kStagedBlock = int64_t(kMaxRowThreads) * kLongChunks * W;
+      // Version 5's longest row in one block, and version 6's.
+      constexpr int64_t kLongBlock = int64_t(kMaxRowThreads) * kLongChunks * W;
       constexpr int64_t kStreamBlock = int64_t(kStreamThreads) * kStreamUnroll * W;
-      if (t_.cols <= kStagedBlock || t_.cols > 2 * kStreamBlock) return false;
-      if (t_.cols <= kStreamBlock) return launch_streamed<W, false>(1);
+      if (t_.cols <= kLongBlock || t_.cols > 2 * kStreamBlock) return false;
+      if (t_.cols <= kStreamBlock) return launch_streamed_kernel<W, /*kCluster=*/false>();
       if (at::cuda::getCurrentDeviceProperties()->major < 9) return false;
-      return launch_streamed<W, true>(2);
+      return launch_streamed_kernel<W, /*kCluster=*/true>();
     }
   }
 
-  // A block (or cluster) a row where not a cluster, as kWholeGrid, else as many clusters
-  // as fit at once, looping over the rows.
+  // A block a row, as kWholeGrid; or, in clusters of two, as many clusters as fit at once,
+  // looping over the rows. False if no cluster fits.
   template <int W, bool kCluster>
-  bool launch_streamed(int cluster_size) {
+  bool launch_streamed_kernel() {
     constexpr auto kernel = streamed_kernel<Op, W, kCluster>;
-    static int resident = -1;  // clusters that fit at once
+    constexpr int kClusterSize = kCluster ? 2 : 1;
     cudaLaunchConfig_t config = {};
     config.blockDim = dim3(kStreamThreads);
     config.stream = stream_;
-    cudaLaunchAttribute cluster_dim = cluster_attribute(cluster_size);
     int64_t groups = std::min<int64_t>(t_.rows, kMaxGridBlocks);
+    cudaLaunchAttribute cluster_dim = cluster_attribute(kClusterSize);
     if constexpr (kCluster) {
       config.attrs = &cluster_dim;
       config.numAttrs = 1;
+      static int resident = -1;  // clusters that fit at once, asked once per kernel
       if (resident < 0) {
-        config.gridDim = dim3(cluster_size);
+        config.gridDim = dim3(kClusterSize);
         C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&resident, kernel, &config));
       }
       if (resident == 0) return false;
       groups = std::min<int64_t>(t_.rows, resident);
     }
-    config.gridDim = dim3(groups * cluster_size);
+    config.gridDim = dim3(groups * kClusterSize);
     C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));
     return true;
   }

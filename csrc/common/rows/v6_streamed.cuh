@@ -1,16 +1,19 @@
 // Version 6: rows that version 5 splits over a cluster, streamed: each pass reads the row
 // from memory again, the L2 cache holding it between passes.
 //
-// Changes from version 5: version 5 holds a row in shared memory, which on the H100 stops
-// at 128 KB a block (64 KB of each of two inputs): longer rows are split over a cluster
-// of blocks, a multiprocessor each, and a cluster costs about what it gives (RMSNorm,
+// Changes from version 5: version 5 stages a row, and the next, in shared memory, which on
+// the H100 stops at 128 KB a block: 64 KB of a row (32768 2-byte elements of one input,
+// 16384 of each of two). Longer rows are split over a cluster of blocks, a
+// multiprocessor each, and a cluster costs about what it gives (RMSNorm,
 // bfloat16 rows of 65536 elements: 83% of the copy bandwidth; add_rms_norm, rows of 32768:
 // 74%). Here nothing is held across the reduction: each pass (the reduction, then the
 // write) reads the row, as version 3 did, but a block of 1024 threads loads its part of a
-// row (up to 128 KB of each input) in one go, and the first read marks the row's lines to
-// stay in the L2 (createpolicy evict_last) while the reread and the writes mark theirs to
-// leave first (evict_first), so that memory sees each input once. A row takes one block,
-// or a cluster of two whose partial sums meet in distributed shared memory (RowReducer).
+// row (up to 64 KB of each input, four 16-byte vectors a thread) in one go, and the first
+// read marks the row's lines to stay in the L2 (createpolicy evict_last) while the reread
+// and the writes mark theirs to leave first (evict_first), so that memory sees each input
+// once. A row takes one block, or a cluster of two whose partial sums meet in distributed
+// shared memory (RowReducer). The loads are non-coherent (ld.global.nc): no operator
+// writes what it reads.
 // Should reach the copy bandwidth where one reread from the L2 is cheap beside the
 // cluster's cost: operators with a single reduction, one read of the row more; not for
 // operators with two (softmax, LayerNorm: two rereads; in the block and cluster sizes
@@ -60,7 +63,7 @@ __device__ __forceinline__ void store_vec_hinted(T* p, const Vec<T, W>& v, uint6
 }
 
 // Threads a block, and vectors of each input a thread loads before it uses any: the loads
-// in flight per pass (a block's part of a row, up to 128 KB of each input, in one go).
+// in flight per pass (a block's part of a row, up to 64 KB of each input, in one go).
 constexpr int kStreamThreads = 1024;
 constexpr int kStreamUnroll = 4;
 

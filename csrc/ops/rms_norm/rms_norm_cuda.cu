@@ -1,5 +1,5 @@
 // rms_norm on CUDA: the row kernels of csrc/common/rows/ over the shared wrappers of
-// rms_norm.h. rms_norm_ladder runs any version of the ladder (1 to 5), for the lesson and
+// rms_norm.h. rms_norm_ladder runs any version of the ladder (1 to 6), for the lesson and
 // the benchmarks; the public operator runs the best one.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>

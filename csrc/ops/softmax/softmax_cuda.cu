@@ -1,5 +1,5 @@
 // softmax and log_softmax on CUDA: the row kernels of csrc/common/rows/ over the shared
-// wrappers of softmax.h. softmax_ladder runs any version of the ladder (1 to 5), for the
+// wrappers of softmax.h. softmax_ladder runs any version of the ladder (1 to 6), for the
 // lesson and the benchmarks; the public operators run the best one.
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
