@@ -101,6 +101,15 @@ struct ThreadChunks {
   }
 };
 
+// Clusters need Hopper: the launch never picks a cluster kernel on an older GPU, where one
+// would stop here.
+template <bool kCluster>
+__device__ __forceinline__ void require_cluster_support() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  if constexpr (kCluster) __trap();
+#endif
+}
+
 // A block's place among the row slots: without clusters a block is a slot group; with
 // them, a cluster is, each of its blocks (rank) holding a part of the row.
 struct SlotGroup {

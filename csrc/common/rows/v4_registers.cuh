@@ -27,12 +27,7 @@ namespace torchlab::rows {
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     registers_kernel(Op op, Tensors<typename Op::scalar_t> t) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-  if constexpr (kCluster) {
-    __trap();  // clusters need Hopper; the launch never picks this kernel on older GPUs
-    return;
-  }
-#endif
+  require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
   using V = Vec<typename Op::scalar_t, W>;
   __shared__ acc_t warp_totals[2][kRowsPerBlock][kRowThreads / 32];

@@ -55,12 +55,7 @@ template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, i
           bool kCluster>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-  if constexpr (kCluster) {
-    __trap();  // clusters need Hopper; the launch never picks this kernel on older GPUs
-    return;
-  }
-#endif
+  require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
   using V = Vec<typename Op::scalar_t, W>;
   extern __shared__ __align__(16) unsigned char staged_shared[];

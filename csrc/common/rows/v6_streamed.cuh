@@ -71,12 +71,7 @@ template <typename Op, int W, bool kCluster>
 __global__ void __launch_bounds__(kStreamThreads)
     streamed_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   static_assert(Op::kColumnSums == 0, "version 6 runs operators without column sums");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-  if constexpr (kCluster) {
-    __trap();  // clusters need Hopper; the launch never picks this kernel on older GPUs
-    return;
-  }
-#endif
+  require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
   using Elements = VectorElements<Op, W>;
   using V = typename Elements::V;
