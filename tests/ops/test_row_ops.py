@@ -151,6 +151,27 @@ def test_softmax_of_a_0d_tensor_and_masked_rows(device):
 
 
 @pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("cols", [4099, 16384, 65536, 262144])
+def test_softmax_of_long_rows_with_masked_stretches(device, dtype, cols):
+    # Whole stretches of a row (a thread's share of it, a block's, a cluster's) are -inf:
+    # exact zeros there, the softmax of the rest elsewhere, and no NaN.
+    import torchlab
+    x = randn((3, cols), dtype, device, scale=3.0)
+    x[0, : cols // 2] = float("-inf")
+    x[1, cols // 8:] = float("-inf")
+    x[2, ::2] = float("-inf")
+    for fn, native in ((torchlab.softmax, torch.softmax),
+                       (torchlab.log_softmax, torch.log_softmax)):
+        with poisoned_outputs():
+            out = fn(x, -1)
+        expected = native(x.double(), -1)
+        assert_close_to_reference(out, expected, dtype, name=fn.__name__)
+        masked = x == float("-inf")
+        assert torch.equal(out[masked], expected[masked].to(dtype)), fn.__name__
+
+
+@pytest.mark.parametrize("device", devices())
 def test_layer_norm_over_two_dimensions_without_parameters(device):
     import torchlab
     x = randn((3, 4, 5, 6), torch.float32, device, requires_grad=True)
@@ -176,12 +197,21 @@ def test_rms_norm_default_eps_is_the_dtypes(device, dtype):
 
 
 @pytest.mark.parametrize("device", devices())
-def test_layer_norm_of_rows_with_a_large_mean(device):
+@pytest.mark.parametrize("shape", [(8, 4096), (3, 65536), (1, 262144)], ids=str)
+def test_layer_norm_of_rows_with_a_large_mean(device, shape):
     # The variance as sum (x - mean)^2, not sum x^2 - N mean^2, which would cancel here.
+    # The row's halves differ in mean, so that a variance made of the parts' own (across
+    # threads, blocks, a cluster) must also count the spread of their means.
     import torchlab
-    x = 100 + randn((8, 4096), torch.float32, device)
-    expected = torch.nn.functional.layer_norm(x.double(), (4096,))
-    assert_close_to_reference(torchlab.layer_norm(x, 4096), expected, torch.float32)
+    x = 100 + randn(shape, torch.float32, device)
+    x[:, : shape[-1] // 2] += 3
+    expected = torch.nn.functional.layer_norm(x.double(), shape[-1:])
+    _, mean, rstd = torch.ops.torchlab.layer_norm(x, shape[-1:], None, None, 1e-5)
+    x64 = x.double()
+    assert_close_to_reference(mean, x64.mean(-1), torch.float32, name="mean")
+    assert_close_to_reference(rstd, (x64.var(-1, unbiased=False) + 1e-5).rsqrt(),
+                              torch.float32, name="rstd")
+    assert_close_to_reference(torchlab.layer_norm(x, shape[-1:]), expected, torch.float32)
 
 
 # --- gradients, registrations, compile ---------------------------------------------------
