@@ -62,6 +62,24 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from torchlab.bench import compare as comparison
+
+    runs = []
+    for path in (args.before, args.after):
+        try:
+            runs.append(comparison.load(path))
+        except (OSError, ValueError) as error:
+            raise CommandError(f"cannot read a benchmark run from {path}: {error}")
+    text = comparison.markdown(*runs, provider=args.provider)
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
 def profile(args: argparse.Namespace) -> int:
     import torch
 
@@ -232,6 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser_bench.add_argument("--out", default="benchmarks/results/local",
                               help="where the reports go (default: benchmarks/results/local)")
     parser_bench.set_defaults(handler=bench)
+
+    parser_compare = commands.add_parser(
+        "compare", help="two benchmark runs side by side: what a change did, point by point",
+        description="Compare two `torchlab bench` runs of the same points (the build before a "
+                    "change and the build after it, on one GPU): after's speedup over before "
+                    "at every point, its geometric mean by operator, dtype and mode, and each "
+                    "run's percent of its own ceiling.")
+    parser_compare.add_argument("before", metavar="BEFORE",
+                                help="the first run's bench.json, or its folder")
+    parser_compare.add_argument("after", metavar="AFTER",
+                                help="the second run's bench.json, or its folder")
+    parser_compare.add_argument("--provider", choices=PROVIDERS, default="torchlab",
+                                help="whose points to compare (default: torchlab)")
+    parser_compare.add_argument("--out", help="also write the Markdown to this file")
+    parser_compare.set_defaults(handler=compare)
 
     parser_profile = commands.add_parser(
         "profile", help="profile one operator: kernel table, Chrome trace, Nsight Compute",
