@@ -89,3 +89,6 @@ def test_command_names_a_file_it_cannot_read(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("torchlab compare: cannot read a benchmark run from")
     assert "missing.json" in err
+    (tmp_path / "other.json").write_text(json.dumps({"records": []}))
+    assert cli.main(["compare", str(tmp_path / "other.json"), str(tmp_path)]) == 2
+    assert "not a `torchlab bench` result: no environment, ceilings" in capsys.readouterr().err

@@ -22,7 +22,11 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "bench.json"
-    return json.loads(path.read_text())
+    run = json.loads(path.read_text())
+    missing = [k for k in ("environment", "ceilings", "records") if k not in run]
+    if missing:
+        raise ValueError(f"not a `torchlab bench` result: no {', '.join(missing)}")
+    return run
 
 
 def _key(r: dict) -> tuple:
