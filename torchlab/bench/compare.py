@@ -3,8 +3,8 @@ on one machine. Run `torchlab bench` on the build before the change and on the b
 it, on the same GPU, then compare their bench.json files (`torchlab compare`).
 
 Each run is timed against its own ceiling, so its percent of the ceiling stands as it was
-measured; the ratio of a point is that of its two median times. The header says where the
-two runs differ in GPU, clocks or ceiling enough to matter.
+measured; the ratio of a point is that of its two median times. The header warns where the
+two runs differ in GPU, or in copy bandwidth enough to matter.
 """
 
 from __future__ import annotations
