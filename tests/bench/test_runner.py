@@ -49,7 +49,9 @@ def test_records_are_complete_and_speedups_relative_to_eager(bias_gelu):
         eager = next(e for e in records if e["provider"] == "eager" and all(
             e[k] == r[k] for k in ("mode", "dtype", "case")))
         assert r["speedup_vs_eager"] == pytest.approx(eager["median_ms"] / r["median_ms"])
-    assert result["ceilings"]["copy_gbps"] > 0
+    copy_by = result["ceilings"]["copy_by"]
+    assert copy_by.keys() == {"memcpy", "kernel"} and min(copy_by.values()) > 0
+    assert result["ceilings"]["copy_gbps"] == max(copy_by.values())
     assert result["environment"]["device"] == "cpu"
     assert result["environment"]["torch"] == torch.__version__
 

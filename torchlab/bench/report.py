@@ -77,7 +77,8 @@ def environment_lines(result: dict) -> list[str]:
         f"{where}; torch {env['torch']}, CUDA {env['cuda']}, Python {env['python']}, "
         f"commit {env.get('git_commit') or '?'}.",
         "",
-        f"Ceilings measured in this run: copy {ceil['copy_gbps']:.0f} GB/s (read + write)"
+        f"Ceilings measured in this run: copy {ceil['copy_gbps']:.0f} GB/s (read + write"
+        + "".join(f"; {way} {gbps:.0f}" for way, gbps in ceil.get("copy_by", {}).items()) + ")"
         + (f", theoretical peak {peak:.0f} GB/s" if peak else "")
         + f"; matrix product {matmul} TFLOP/s (float32 without TF32).",
     ]
