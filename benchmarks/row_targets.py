@@ -17,6 +17,10 @@ import sys
 SMALL = [2048, 1024]
 
 
+def cell(mean: float | None, target: float) -> str:
+    return "no baseline" if mean is None else f"{mean:.2f}x{'' if mean >= target else ' (miss)'}"
+
+
 def main(paths: list[str]) -> None:
     records = []
     for path in paths:
@@ -50,8 +54,6 @@ def main(paths: list[str]) -> None:
     print("## Geometric mean of the forward+backward speedup over the sweep\n")
     print("| op | dtype | vs compile (target 1.15) | vs eager (target 1.5) |")
     print("|---|---|---|---|")
-    def cell(mean, target):
-        return "no baseline" if mean is None else f"{mean:.2f}x{'' if mean >= target else ' (miss)'}"
     for op, dtype, c, e in means:
         print(f"| {op} | {dtype} | {cell(c, 1.15)} | {cell(e, 1.5)} |")
     print(f"\n## Points that miss a target ({len(misses)})\n")
