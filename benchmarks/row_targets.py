@@ -11,7 +11,7 @@
 """
 
 import json
-import math
+import statistics
 import sys
 
 SMALL = [2048, 1024]
@@ -48,7 +48,7 @@ def main(paths: list[str]) -> None:
 
             def geomean(key):  # over the points where the baseline passed its gate and ran
                 speedups = [r[key] for r in sweep if r.get(key)]
-                return math.exp(sum(map(math.log, speedups)) / len(speedups)) if speedups else None
+                return statistics.geometric_mean(speedups) if speedups else None
             if sweep:
                 means.append((op, dtype, geomean("speedup_vs_compile"), geomean("speedup_vs_eager")))
     print("## Geometric mean of the forward+backward speedup over the sweep\n")

@@ -10,7 +10,7 @@ two runs differ in GPU, or in copy bandwidth enough to matter.
 from __future__ import annotations
 
 import json
-import math
+import statistics
 from pathlib import Path
 
 # Copy bandwidths that differ by more than this make the two runs' times hard to compare.
@@ -104,7 +104,7 @@ def markdown(before: dict, after: dict, provider: str = "torchlab") -> str:
               "| op | dtype | mode | points | speedup | slowest | fastest |",
               "|---|---|---|---:|---:|---:|---:|"]
     for (op, dtype, mode), speedups in groups.items():
-        mean = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
+        mean = statistics.geometric_mean(speedups)
         lines.append(f"| {op} | {dtype} | {mode} | {len(speedups)} | {mean:.3f}x | "
                      f"{min(speedups):.3f}x | {max(speedups):.3f}x |")
     lines += ["", "## Every point", "",
