@@ -274,36 +274,38 @@ class Launcher {
     return launch_fitted<W, kStaged, kMaxRowThreads, 1, kBlockChunks, true>(cluster_size);
   }
 
-  // Stages of version 5: two. Three (192 KB blocks) were measured slower for the norms on
-  // the H100 (RMSNorm bfloat16 rows of 65536: 79% of the copy against 86%): the shared
-  // memory they take is the L1's, which then no longer holds the weight between rows.
-  static constexpr int kStages = 2;
+  // A block for every kRowsPerBlock rows (the loop over rows runs once), rather than as
+  // many blocks as fit looping over the rows: the blocks then run in order, on rows next
+  // to each other. On the H100, softmax and RMSNorm forwards, rows of 1024 to 16384
+  // elements, 2^28: 98-100% of the copy bandwidth, against 92-96% looping. Operators
+  // without column sums only (the forwards, softmax's backward): the others' partial rows
+  // would multiply. Not for clusters (45-68% against 70-90%).
+  template <bool kCluster>
+  static constexpr bool kWholeGrid = Op::kColumnSums == 0 && !kCluster;
+  static constexpr int64_t kMaxGridBlocks = int64_t(1) << 30;
+
+  // Stages of version 5. A block that loops over rows stages the next row while it
+  // computes this one: two stages. A block of the whole grid takes a single row and stages
+  // nothing ahead: one stage, half the shared memory, so that three blocks of 64 KB fit a
+  // multiprocessor where one of 128 KB did (a row of 32768 bfloat16 elements), and the
+  // other blocks keep memory busy through each one's reductions. Three stages (192 KB
+  // blocks) were measured slower for the norms on the H100 (RMSNorm bfloat16 rows of
+  // 65536: 79% of the copy against 86%): the shared memory they take is the L1's, which
+  // then no longer holds the weight between rows.
+  template <bool kCluster>
+  static constexpr int kStages = kWholeGrid<kCluster> ? 1 : 2;
 
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   static constexpr auto fitted_kernel() {
     if constexpr (kStaged) {
       return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
-                           kStages, kCluster>;
+                           kStages<kCluster>, kCluster>;
     } else {
       return registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
     }
   }
 
-  // A block for every kRowsPerBlock rows (the loop over rows runs once), rather than as
-  // many blocks as fit looping over the rows: the blocks then run in order, on rows next
-  // to each other. On the H100, softmax and RMSNorm forwards, rows of 1024 to 16384
-  // elements, 2^28: 98-100% of the copy bandwidth, against 92-96% looping. Operators
-  // without column sums only (the forwards, softmax's backward): the others' partial rows
-  // would multiply. Not for clusters (45-68% against 70-90%); nor where a block takes
-  // 128 KB of shared memory, one a multiprocessor, and the operator reduces twice a row:
-  // memory would idle through the reductions without the next row staged (softmax,
-  // bfloat16 rows of 32768: 86% against 93%; LayerNorm, float32 rows of 16384: 80% against
-  // 88%).
-  template <int kShared, bool kCluster>
-  static constexpr bool kWholeGrid = Op::kColumnSums == 0 && !kCluster &&
-                                     !(kShared > 64 * 1024 && Op::kRounds > 1);
-  static constexpr int64_t kMaxGridBlocks = int64_t(1) << 30;
 
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
@@ -311,7 +313,8 @@ class Launcher {
     constexpr auto kernel =
         fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>();
     constexpr int kShared =
-        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages>
+        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
+                                     kStages<kCluster>>
                 : 0;
     // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
     // size of a grid that loops over the rows, asked once per kernel.
@@ -349,7 +352,7 @@ class Launcher {
     if (fits == 0) return false;
     const int64_t row_groups = ceil_div(t_.rows, kRowsPerBlock);  // a block's rows each
     int64_t groups = std::min<int64_t>(row_groups, fits);
-    if constexpr (kWholeGrid<kShared, kCluster>) {
+    if constexpr (kWholeGrid<kCluster>) {
       groups = std::min<int64_t>(row_groups, kMaxGridBlocks);
     } else if constexpr (Op::kColumnSums > 0) {
       // Each row slot writes a partial row of column sums, which sum_partials adds up
