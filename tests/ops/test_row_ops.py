@@ -20,9 +20,9 @@ DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]
 # block), 64 to 512 threads a row, clusters of 2, 4 and 8 blocks, version 6's streamed rows
 # (45000: a part of a row that is not a whole number of its passes' batches), and version
 # 3's fallback (odd lengths, and rows longer than a cluster holds).
-SHAPES = [(1, 1), (1, 7), (3, 1), (5, 13), (2, 3, 40), (7, 256), (9, 1000), (4, 4099),
-          (5, 4096), (3, 8192), (3, 16384), (2, 32768), (3, 45000), (2, 65536), (2, 131072),
-          (1, 262144), (0, 16)]
+SHAPES = [(1, 1), (1, 7), (3, 1), (5, 13), (2, 3, 40), (7, 256), (9, 1000), (3, 2000),
+          (4, 4099), (5, 4096), (3, 8192), (3, 16384), (2, 32768), (3, 45000), (2, 65536),
+          (2, 131072), (1, 262144), (0, 16)]
 
 
 def _cases(device):

@@ -151,6 +151,14 @@ class Launcher {
     sum_partials(partial, blocks);
   }
 
+  // Chunks a thread holds where kChunks would put more than 32 column sums in its
+  // registers (one for each of its columns, kept across its rows): LayerNorm's bfloat16
+  // backward (two sums, 8 elements a vector) takes 2.
+  template <int W>
+  static constexpr int kChunksHoldingSums =
+      Op::kColumnSums == 0 ? kChunks
+                           : std::max(1, std::min(kChunks, 32 / (Op::kColumnSums * W)));
+
   // Versions 4 and 5: the smallest configuration whose threads hold the row, a warp a row
   // (four rows a block) to 256 threads a row, then 512-thread blocks and clusters of them;
   // false if none does (a row too long, or clusters on a GPU older than Hopper). For one
@@ -163,11 +171,30 @@ class Launcher {
     // for version 4 to keep enough 256-thread blocks on a multiprocessor: version 5 stages
     // them from there on (measured on the H100: RMSNorm's backward, bfloat16 rows of 8192,
     // 84% of the copy forward and backward in registers, 92% staged). Not below: there,
-    // add_rms_norm's backward ran at 40-68% staged, 97% in registers.
-    constexpr bool kStageShort = kStaged && Op::kInputs > 1;
+    // add_rms_norm's backward ran at 40-68% staged, 97% in registers. So do operators of
+    // two column inputs (LayerNorm's forward, weight and bias): on the H200, bfloat16 rows
+    // of 8192, 78% of the copy in registers, 95% staged.
+    constexpr bool kStageShort = kStaged && (Op::kInputs > 1 || Op::kColumnInputs > 1);
     constexpr int64_t kPerThread = int64_t(kChunks) * W;
     const int64_t cols = t_.cols;
     if (cols <= 32 * kPerThread) return launch_fitted<W, false, 32, 4, kChunks, false>(1);
+    // Rows past a warp whose column sums kChunks would hold in too many registers take
+    // fewer chunks, up to 256 threads. On the H200, LayerNorm's bfloat16 backward with 4
+    // chunks held 161-200 registers (two blocks of 128 threads a multiprocessor): forward
+    // and backward, rows of 2048 and 4096, 65.7% and 67.3% of the copy; with 2 chunks (80
+    // registers), 72.0% and 76.5%. Not a warp a row (77% against 73% at 1024: a row of
+    // two warps meets at a barrier), nor past 256 threads (512-thread blocks of 2 chunks,
+    // one a multiprocessor: 69% against 77% at 8192).
+    constexpr int kSumChunks = kChunksHoldingSums<W>;
+    if constexpr (kSumChunks < kChunks) {
+      constexpr int64_t kSumPerThread = int64_t(kSumChunks) * W;
+      if (cols <= 128 * kSumPerThread) {
+        return launch_fitted<W, false, 128, 1, kSumChunks, false>(1);
+      }
+      if (cols <= 256 * kSumPerThread) {
+        return launch_fitted<W, kStageShort, 256, 1, kSumChunks, false>(1);
+      }
+    }
     if (cols <= 64 * kPerThread) return launch_fitted<W, false, 64, 2, kChunks, false>(1);
     if (cols <= 128 * kPerThread) return launch_fitted<W, false, 128, 1, kChunks, false>(1);
     if (cols <= 256 * kPerThread) return launch_fitted<W, kStageShort, 256, 1, kChunks, false>(1);
