@@ -205,13 +205,15 @@ class Launcher {
     }
   }
 
-  // Version 5 splits a row over as few blocks as it can: one of 64 KB of shared memory
-  // (two stages of kStagedChunks vectors of each input a thread; three blocks fit on a
-  // multiprocessor), else blocks of 128 KB (kLongChunks), one or a cluster of them.
-  // Measured on the H100, bfloat16 rows: 16384 elements at 89% of the copy in one 64 KB
-  // block against 65% in one of 128 KB (too few warps left to compute); 32768 at 91% in
-  // one 128 KB block against 76% in a cluster of two 64 KB blocks (RMSNorm); clusters cost
-  // more than they give while one block can hold the row.
+  // Version 5 splits a row over as few blocks as it can: one of kStagedChunks vectors of
+  // each input a thread (two stages of them, 64 KB of shared memory; one stage in the
+  // whole grid, 32 KB), else blocks of kLongChunks (128 KB, or 64 KB), one or a cluster of
+  // them. Measured on the H100, bfloat16 rows, two stages: 16384 elements at 89% of the
+  // copy in one 64 KB block against 65% in one of 128 KB (too few warps left to compute);
+  // 32768 at 91% in one 128 KB block against 76% in a cluster of two 64 KB blocks
+  // (RMSNorm); clusters cost more than they give while one block can hold the row. On the
+  // H200, clusters of twice as many kStagedChunks blocks were slower, by up to 18 points
+  // (softmax, bfloat16 rows of 262144, both as a whole grid: 43% of the copy against 61%).
   static constexpr int kStagedChunks = Op::kInputs >= kChunks ? 1 : kChunks / Op::kInputs;
   static constexpr int kLongChunks = 2 * kStagedChunks;
 

@@ -13,7 +13,8 @@
 // per block, through barriers and all. The row is read from shared memory in each pass
 // (each thread only what it copied itself, so no barrier is needed for the data), and few
 // registers are held, whatever the row length. A row takes as few blocks as hold it (64
-// KB or 128 KB of shared memory each), split over a cluster of up to 16 when one does not.
+// KB or 128 KB of shared memory each, half that with one stage), split over a cluster of
+// up to 16 when one does not.
 // The launch (launch.cuh) runs version 4's configurations where they are as fast: rows
 // of one input and one column input up to 256 threads, and, for two inputs or two column
 // inputs, up to 128. Where it gives each block a single row (kWholeGrid), nothing is
