@@ -335,7 +335,6 @@ class Launcher {
     }
   }
 
-
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   bool launch_fitted(int cluster_size) {
