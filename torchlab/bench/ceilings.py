@@ -48,12 +48,17 @@ class Ceilings:
         return f"matmul {name}", self.matmul_tflops[name]
 
 
-def copy_bandwidth(device: str, nbytes: int | None = None) -> dict[str, tuple[float, Timing]]:
-    """GB/s (bytes read + bytes written) and timing of a copy of nbytes, by way of copying:
-    "memcpy" (copy_ of contiguous tensors of one dtype) and "kernel" (x + 0 in float32, an
-    elementwise kernel with 16-byte loads and stores)."""
+def copy_bandwidth(device: str, nbytes: int | None = None,
+                   dtype: torch.dtype = torch.float32) -> dict[str, tuple[float, Timing]]:
+    """GB/s (bytes read + bytes written) and timing of a copy of nbytes of dtype, by way of
+    copying: "memcpy" (copy_ of contiguous tensors of one dtype) and "kernel" (x + 0, an
+    elementwise kernel; in float32 its loads and stores are 16 bytes)."""
     nbytes = nbytes or COPY_BYTES[device]
-    src = torch.randn(nbytes // 4, device=device)
+    count = nbytes // dtype.itemsize
+    if dtype.is_floating_point:
+        src = torch.randn(count, dtype=dtype, device=device)
+    else:
+        src = torch.empty(count, dtype=dtype, device=device).random_()
     dst = torch.empty_like(src)
     ways = {"memcpy": lambda: dst.copy_(src), "kernel": lambda: torch.add(src, 0, out=dst)}
     by_way = {}
