@@ -20,30 +20,12 @@
 // threads or a cluster and few blocks fit, 21-91%.
 #pragma once
 
-#include <type_traits>
-
 #include "common/rows/thread_chunks.cuh"
 
 namespace torchlab::rows {
 
-// The blocks a multiprocessor must be able to hold, a register cap for the compiler, for
-// operators that ask for one (kMinThreadsPerSm); 0, no cap, for the others. A multiprocessor
-// reads near the copy bandwidth only with enough of its rows' loads in flight: on the H200,
-// RMSNorm's bfloat16 forward (58 registers, 4 blocks of 256 threads, each thread holding
-// 64 bytes of the row) read at 92-98% of the copy at rows of 1024 to 8192 elements, and
-// LayerNorm's (70 registers, 3 blocks) at 69-79%. (A minimum of 1 would not be "no cap":
-// it changes how the compiler allocates registers.)
-template <typename Op, typename = void>
-inline constexpr int kMinThreadsPerSm = 0;
-template <typename Op>
-inline constexpr int kMinThreadsPerSm<Op, std::void_t<decltype(Op::kMinThreadsPerSm)>> =
-    Op::kMinThreadsPerSm;
-template <typename Op, int kBlockThreads>
-inline constexpr int kMinBlocksPerSm = kMinThreadsPerSm<Op> / kBlockThreads;
-
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster>
-__global__ void __launch_bounds__(kRowThreads* kRowsPerBlock,
-                                  kMinBlocksPerSm<Op, kRowThreads * kRowsPerBlock>)
+__global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     registers_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;

@@ -26,8 +26,6 @@ struct Forward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 1, kOutputs = 1, kColumnInputs = 2, kRowInputs = 0,
                        kRowOutputs = 2, kColumnSums = 0, kRounds = 2;
-  // At most 64 registers a thread in version 4 (v4_registers.cuh's kMinBlocksPerSm says why).
-  static constexpr int kMinThreadsPerSm = 1024;
   acc_t eps;
   acc_t inv_cols;
   acc_t mean = 0;
