@@ -20,9 +20,16 @@ __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
   return *reinterpret_cast<const Vec<T, N>*>(p);
 }
 
+// A 16-byte vector goes out as one 16-byte store (the st.global.wb intrinsic): nvcc
+// compiled the plain struct store to eight 2-byte stores at times, each a partial write
+// to the L2 (in every cluster kernel of the row operators, one chunk a thread).
 template <int N, typename T>
 __device__ __forceinline__ void store_vec(T* p, const Vec<T, N>& v) {
-  *reinterpret_cast<Vec<T, N>*>(p) = v;
+  if constexpr (sizeof(Vec<T, N>) == 16) {
+    __stwb(reinterpret_cast<uint4*>(p), *reinterpret_cast<const uint4*>(&v));
+  } else {
+    *reinterpret_cast<Vec<T, N>*>(p) = v;
+  }
 }
 
 inline bool is_aligned(const void* p, int bytes) {
