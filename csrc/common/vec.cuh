@@ -20,9 +20,10 @@ __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
   return *reinterpret_cast<const Vec<T, N>*>(p);
 }
 
-// A 16-byte vector goes out as one 16-byte store (the st.global.wb intrinsic): nvcc
-// compiled the plain struct store to eight 2-byte stores at times, each a partial write
-// to the L2 (in every cluster kernel of the row operators, one chunk a thread).
+// A 16-byte vector goes out as one 16-byte store (the st.global.wb intrinsic, which
+// compiles to STG.E.128.STRONG.SM): nvcc compiled the plain struct store to narrower
+// stores at times, each a partial write to the L2 (in every cluster kernel of the row
+// operators, one chunk a thread: six 2-byte stores and a 4-byte one in bfloat16).
 template <int N, typename T>
 __device__ __forceinline__ void store_vec(T* p, const Vec<T, N>& v) {
   if constexpr (sizeof(Vec<T, N>) == 16) {

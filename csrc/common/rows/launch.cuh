@@ -162,9 +162,9 @@ class Launcher {
   // Versions 4 and 5: the smallest configuration whose threads hold the row, a warp a row
   // (four rows a block) to 256 threads a row, then 512-thread blocks and clusters of them;
   // false if none does (a row too long, or clusters on a GPU older than Hopper). For one
-  // input, version 5 stages only the rows that take 512 threads or more: shorter rows
-  // leave room for enough blocks that version 4 keeps memory busy (measured on the H100:
-  // version 4 as fast or faster up to rows of 8192 elements).
+  // input and at most one column input, version 5 stages only the rows that take 512
+  // threads or more: shorter rows leave room for enough blocks that version 4 keeps memory
+  // busy (measured on the H100: version 4 as fast or faster up to rows of 8192 elements).
   template <int W, bool kStaged>
   bool launch_fitted() {
     // Operators of two inputs or more (the backwards, add_rms_norm) hold too many registers
