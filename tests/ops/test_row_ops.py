@@ -83,6 +83,24 @@ def test_empty_rows_give_zero_parameter_gradients(device, op_name):
             assert torch.equal(grad, torch.zeros_like(grad)), name
 
 
+@pytest.mark.parametrize("device", devices())
+def test_row_statistics_carry_no_gradient(device):
+    # The operators' extra outputs (mean, rstd) are for their backwards; a loss on them
+    # leaves x's gradient as the loss on the normalized output alone gives it.
+    x = randn((6, 40), torch.float32, device).requires_grad_()
+    weight = randn((40,), torch.float32, device)
+    ops = torch.ops.torchlab
+    for name, run in [("layer_norm", lambda: ops.layer_norm(x, [40], weight, None, 1e-5)),
+                      ("rms_norm", lambda: ops.rms_norm(x, [40], weight, 1e-6))]:
+        (only_out,) = torch.autograd.grad(run()[0].sum(), x)
+        out, *stats = run()
+        (with_stats,) = torch.autograd.grad(out.sum() + sum(s.sum() for s in stats), x)
+        assert torch.equal(with_stats, only_out), name
+        _, *stats = run()
+        (from_stats,) = torch.autograd.grad(sum(s.sum() for s in stats), x, allow_unused=True)
+        assert from_stats is None, name
+
+
 # --- layouts ---------------------------------------------------------------------------------
 
 def _strided(t: torch.Tensor, how: str) -> torch.Tensor:

@@ -89,6 +89,9 @@ def _save(ctx, inputs, output) -> None:
     x, residual, weight, eps = inputs
     ctx.save_for_backward(x, residual, weight, output[1], output[2])
     ctx.eps = eps
+    # An output without a gradient comes as None, not as zeros filled by a kernel: rstd's
+    # never has one, and the backward makes zeros only for an output the loss left out.
+    ctx.set_materialize_grads(False)
 
 
 def _add_rms_norm_backward(ctx, grad_out, grad_residual_out, grad_rstd):

@@ -78,9 +78,13 @@ def _save(ctx, inputs, output) -> None:
     x, normalized_shape, weight, bias, eps = inputs
     ctx.save_for_backward(x, output[1], output[2], weight, bias)
     ctx.normalized_shape, ctx.eps = normalized_shape, eps
+    # mean and rstd carry no gradient: left as None, not filled with zeros (two kernels).
+    ctx.set_materialize_grads(False)
 
 
-def _layer_norm_backward(ctx, grad_out: Tensor, grad_mean, grad_rstd):
+def _layer_norm_backward(ctx, grad_out: Tensor | None, grad_mean, grad_rstd):
+    if grad_out is None:
+        return None, None, None, None, None
     x, mean, rstd, weight, bias = ctx.saved_tensors
     if torch.is_grad_enabled():  # create_graph: a backward that is differentiable again
         grad_x, grad_weight, grad_bias = _rows.native_backward(

@@ -136,9 +136,13 @@ def _save(ctx, inputs, output) -> None:
     x, normalized_shape, weight, eps = inputs
     ctx.save_for_backward(x, output[1], weight)
     ctx.normalized_shape, ctx.eps = normalized_shape, eps
+    # rstd carries no gradient: left as None, not filled with zeros (a kernel).
+    ctx.set_materialize_grads(False)
 
 
-def _rms_norm_backward(ctx, grad_out: Tensor, grad_rstd: Tensor | None):
+def _rms_norm_backward(ctx, grad_out: Tensor | None, grad_rstd: Tensor | None):
+    if grad_out is None:
+        return None, None, None, None
     x, rstd, weight = ctx.saved_tensors
     if torch.is_grad_enabled():  # create_graph: a backward that is differentiable again
         grad_x, grad_weight = _rows.native_backward(
