@@ -10,9 +10,10 @@
 // a cluster of 2 to 8 blocks, on as many multiprocessors, whose partial results meet in
 // distributed shared memory (RowReducer). Blocks loop over rows: for operators with
 // column sums (the norms' backwards), as many blocks as fit (one wave), so that the sums
-// (grad_weight, grad_bias) stay in registers across rows and leave as one partial row per
-// row slot; for the others, mostly a block for every kRowsPerBlock rows, where the loop
-// runs once (launch.cuh's kWholeGrid says where and why).
+// (grad_weight, grad_bias), and the weight, stay in registers across rows, the sums
+// leaving as one partial row per row slot; for the others, mostly a block for every
+// kRowsPerBlock rows, where the loop runs once (launch.cuh's kWholeGrid says where and
+// why).
 // Should reach about the copy bandwidth for every operator and row length it takes, the
 // reductions' barriers hidden by the other blocks on each multiprocessor. Measured on the
 // H100 (softmax and RMSNorm forwards, 2^28 elements): 98-100% of the copy up to rows of
@@ -36,8 +37,10 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
-  ThreadChunks<Op, W, kChunks> chunks(
-      (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W, int64_t(kRowThreads) * W);
+  // Blocks with column sums loop over many rows: the weight is held across them.
+  ThreadChunks<Op, W, kChunks, /*kHoldColumns=*/(Op::kColumnSums > 0)> chunks(
+      t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
+      int64_t(kRowThreads) * W);
 
   for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
        first_row += group.count * kRowsPerBlock) {

@@ -68,7 +68,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
   ThreadChunks<Op, W, kChunks> chunks(
-      (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W, int64_t(kRowThreads) * W);
+      t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
+      int64_t(kRowThreads) * W);
 
   // This thread's slot for input i, chunk k, in a stage: [stage][input][chunk][y][x].
   V* const slots = reinterpret_cast<V*>(staged_shared);
