@@ -53,9 +53,11 @@ template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, i
 constexpr int kStagedSharedBytes = kStages * Op::kInputs * kChunks * kRowsPerBlock *
                                    kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
 
+// kMinBlocks: blocks a multiprocessor must hold at once, which caps the registers a thread
+// (0: no cap).
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages,
-          bool kCluster>
-__global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
+          bool kCluster, int kMinBlocks>
+__global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
