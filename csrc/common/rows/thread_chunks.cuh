@@ -9,7 +9,7 @@
 // to one wave). Read for each row, the weight's chunk k in the output pass can only be
 // loaded after chunk k - 1's store (a plain load may alias it), an L2 round trip a chunk.
 // On the H200, LayerNorm's bfloat16 backward at 2048x1024 (a warp a row, four chunks):
-// 18.3 us for 12 MB; with the weight held and the column sums written as whole vectors
+// 18.7 us for 12 MB; with the weight held and the column sums written as whole vectors
 // (write_column_partials), 7.7 us, at 221 registers a thread where it held 168.
 #pragma once
 
