@@ -84,21 +84,27 @@ def test_empty_rows_give_zero_parameter_gradients(device, op_name):
 
 
 @pytest.mark.parametrize("device", devices())
-def test_row_statistics_carry_no_gradient(device):
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_row_statistics_carry_no_gradient(device, create_graph):
     # The operators' extra outputs (mean, rstd) are for their backwards; a loss on them
-    # leaves x's gradient as the loss on the normalized output alone gives it.
+    # leaves x's gradient as the loss on the normalized output alone gives it, through the
+    # fused backward or (create_graph) the native one.
     x = randn((6, 40), torch.float32, device).requires_grad_()
+    residual = randn((6, 40), torch.float32, device)
     weight = randn((40,), torch.float32, device)
     ops = torch.ops.torchlab
-    for name, run in [("layer_norm", lambda: ops.layer_norm(x, [40], weight, None, 1e-5)),
-                      ("rms_norm", lambda: ops.rms_norm(x, [40], weight, 1e-6))]:
-        (only_out,) = torch.autograd.grad(run()[0].sum(), x)
-        out, *stats = run()
-        (with_stats,) = torch.autograd.grad(out.sum() + sum(s.sum() for s in stats), x)
-        assert torch.equal(with_stats, only_out), name
-        _, *stats = run()
-        (from_stats,) = torch.autograd.grad(sum(s.sum() for s in stats), x, allow_unused=True)
-        assert from_stats is None, name
+    for name, run, n_stats in [
+            ("layer_norm", lambda: ops.layer_norm(x, [40], weight, None, 1e-5), 2),
+            ("rms_norm", lambda: ops.rms_norm(x, [40], weight, 1e-6), 1),
+            ("add_rms_norm", lambda: ops.add_rms_norm(x, residual, weight, 1e-6), 1)]:
+        def grad(loss):
+            return torch.autograd.grad(loss, x, create_graph=create_graph, allow_unused=True)[0]
+        outputs = run()
+        only_outputs = grad(sum(o.sum() for o in outputs[:-n_stats]))
+        outputs = run()
+        with_stats = grad(sum(o.sum() for o in outputs))
+        assert torch.equal(with_stats, only_outputs), name
+        assert grad(sum(s.sum() for s in run()[-n_stats:])) is None, name
 
 
 # --- layouts ---------------------------------------------------------------------------------

@@ -79,6 +79,13 @@ def broadcast_row_stat(stat: Tensor, normalized_shape: Sequence[int]) -> Tensor:
     return stat.reshape(*stat.shape, *[1] * len(normalized_shape))
 
 
+def needs_input_grad(ctx, count: int) -> tuple[bool, ...]:
+    """``ctx.needs_input_grad`` for an operator of ``count`` arguments. The dispatcher drops
+    trailing arguments passed at their default (``layer_norm(x, shape, weight, None,
+    1e-5)`` arrives as three), so the tuple can be shorter; those need no gradient."""
+    return ctx.needs_input_grad + (False,) * (count - len(ctx.needs_input_grad))
+
+
 def native_backward(reference: Callable[..., Tensor | tuple[Tensor, ...]],
                     inputs: Sequence[object], needs_grad: Sequence[bool],
                     grad_outputs: Sequence[Tensor | None], *,

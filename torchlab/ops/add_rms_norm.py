@@ -95,6 +95,8 @@ def _save(ctx, inputs, output) -> None:
 
 
 def _add_rms_norm_backward(ctx, grad_out, grad_residual_out, grad_rstd):
+    if grad_out is None and grad_residual_out is None:
+        return None, None, None, None
     x, residual, weight, residual_out, rstd = ctx.saved_tensors
     if grad_out is None:
         grad_out = torch.zeros_like(residual_out)

@@ -4,7 +4,7 @@ the trailing ``normalized_shape``.
 One fused kernel each way (csrc/ops/rms_norm/): the forward reads x once and writes the
 output and rstd (one float a row, for the backward); the backward reads grad_out and x
 once and writes grad_x, with grad_weight summed over rows in two deterministic stages.
-Double backward goes through the native expression (``_rows.backward_through_reference``).
+Double backward goes through the native expression (``_rows.native_backward``).
 
 ``rms_norm_ladder(..., version=v)`` runs one version of the CUDA ladder (see
 :mod:`torchlab.ops.softmax`), for the lesson and the ``rms_norm_ladder`` benchmark.
@@ -147,7 +147,7 @@ def _rms_norm_backward(ctx, grad_out: Tensor | None, grad_rstd: Tensor | None):
     if torch.is_grad_enabled():  # create_graph: a backward that is differentiable again
         grad_x, grad_weight = _rows.native_backward(
             lambda x, weight: reference(x, ctx.normalized_shape, weight, ctx.eps),
-            [x, weight], [ctx.needs_input_grad[0], ctx.needs_input_grad[2]], [grad_out])
+            [x, weight], [_rows.needs_input_grad(ctx, 4)[i] for i in (0, 2)], [grad_out])
         return grad_x, None, grad_weight, None
     grad_x, grad_weight = torch.ops.torchlab.rms_norm_backward(
         grad_out, x, rstd, ctx.normalized_shape, weight)
