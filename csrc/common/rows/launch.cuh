@@ -183,7 +183,8 @@ class Launcher {
     if (cols <= 32 * kPerThread) return launch_fitted<W, kStageAll, 32, 4, kChunks, false>(1);
     // Rows past a warp whose column sums kChunks would hold in too many registers take
     // fewer chunks, up to 256 threads. On the H200, LayerNorm's bfloat16 backward with 4
-    // chunks held 161-200 registers (two blocks of 128 threads a multiprocessor): forward
+    // chunks held 161-200 registers before the weight was held too (383a688; a warp a row
+    // now holds 221), two blocks of 128 threads a multiprocessor: forward
     // and backward, rows of 2048 and 4096, 65.7% and 67.3% of the copy; with 2 chunks (80
     // registers), 72.0% and 76.5%. Not a warp a row (77% against 73% at 1024: a row of
     // two warps meets at a barrier), nor past 256 threads (512-thread blocks of 2 chunks,
@@ -333,8 +334,9 @@ class Launcher {
   // room for two. On the H200, forward, two runs side by side: float32 65536x8192,
   // 92.6/93.2% -> 99.1/98.2% of the copy; bfloat16 32768x16384, 84.8/83.9% -> 87.2/84.7%.
   // Not for its blocks of twice the chunks (64 KB, three a multiprocessor by shared
-  // memory), which held to 40 gained nothing (bfloat16 rows of 32768: 84.6% -> 84.4%); nor
-  // for the other operators, which lost up to 3 points (softmax bf16 rows of 16384).
+  // memory already), which held to 40 lost (float32 rows of 16384: 90.6% -> 74.2%) or
+  // gained nothing (bfloat16 rows of 32768: 84.6% -> 84.4%); nor for the other operators,
+  // which lost up to 3 points (softmax bf16 rows of 16384).
   template <int kRowThreads, int kBlockChunks, bool kCluster>
   static constexpr int kStagedMinBlocks =
       Op::kColumnInputs > 1 && kWholeGrid<kCluster> && kRowThreads == kMaxRowThreads &&

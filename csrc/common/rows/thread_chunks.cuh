@@ -94,7 +94,8 @@ struct ThreadChunks {
 
   // This thread's column sums into row `partial_row` of column_partial, in 16-byte
   // vectors (4-byte stores, a thread's W sums side by side, would each write a part of a
-  // sector).
+  // sector). Aligned: column_partial comes from the caching allocator, and cols and col(k)
+  // are multiples of W on the vectorized path.
   __device__ void write_column_partials(const Tensors<scalar_t>& t, int64_t partial_row) const {
     if constexpr (Op::kColumnSums > 0) {
       constexpr int kSumVec = kVec16<acc_t>;
