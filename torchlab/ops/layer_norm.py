@@ -87,9 +87,10 @@ def _layer_norm_backward(ctx, grad_out: Tensor | None, grad_mean, grad_rstd):
         return None, None, None, None, None
     x, mean, rstd, weight, bias = ctx.saved_tensors
     if torch.is_grad_enabled():  # create_graph: a backward that is differentiable again
+        needs = _rows.needs_input_grad(ctx, 5)
         grad_x, grad_weight, grad_bias = _rows.native_backward(
             lambda x, weight, bias: reference(x, ctx.normalized_shape, weight, bias, ctx.eps),
-            [x, weight, bias], [_rows.needs_input_grad(ctx, 5)[i] for i in (0, 2, 3)], [grad_out])
+            [x, weight, bias], [needs[0], needs[2], needs[3]], [grad_out])
         return grad_x, None, grad_weight, grad_bias, None
     grad_x, grad_weight, grad_bias = torch.ops.torchlab.layer_norm_backward(
         grad_out, x, mean, rstd, ctx.normalized_shape, weight)

@@ -145,9 +145,10 @@ def _rms_norm_backward(ctx, grad_out: Tensor | None, grad_rstd: Tensor | None):
         return None, None, None, None
     x, rstd, weight = ctx.saved_tensors
     if torch.is_grad_enabled():  # create_graph: a backward that is differentiable again
+        needs = _rows.needs_input_grad(ctx, 4)
         grad_x, grad_weight = _rows.native_backward(
             lambda x, weight: reference(x, ctx.normalized_shape, weight, ctx.eps),
-            [x, weight], [_rows.needs_input_grad(ctx, 4)[i] for i in (0, 2)], [grad_out])
+            [x, weight], [needs[0], needs[2]], [grad_out])
         return grad_x, None, grad_weight, None
     grad_x, grad_weight = torch.ops.torchlab.rms_norm_backward(
         grad_out, x, rstd, ctx.normalized_shape, weight)
