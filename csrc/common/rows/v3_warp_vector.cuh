@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kV3Threads)
       Elements::load_columns(t, c, column_vec);
       Elements::output(row_op, t, in_vec, column_vec, out_vec,
                        [&](int i, int j, acc_t term) { partial[i * t.cols + c + j] += term; });
-      for (int i = 0; i < Op::kOutputs; ++i) store_vec(p.out[i] + c, out_vec[i]);
+      for (int i = 0; i < Op::kOutputs; ++i) store_vec_whole(p.out[i] + c, out_vec[i]);
     }
     if (threadIdx.x == 0) write_row_outputs(row_op, t, row);
   }

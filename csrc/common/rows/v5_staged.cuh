@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
-  ThreadChunks<Op, W, kChunks> chunks(
+  ThreadChunks<Op, W, kChunks, kCluster> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
       int64_t(kRowThreads) * W);
 

@@ -68,7 +68,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(
       Vec<scalar_t, VEC> o;
 #pragma unroll
       for (int j = 0; j < VEC; ++j) o.val[j] = scalar_t(gelu<A>(acc_t(in[k].val[j]) + b[j]));
-      store_vec(out + r * layout.cols + col, o);
+      store_vec_whole(out + r * layout.cols + col, o);
     }
   }
 }
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(
           o.val[j] = scalar_t(g);
           sum[j] += g;
         }
-        store_vec(grad_x + r * layout.cols + col, o);
+        store_vec_whole(grad_x + r * layout.cols + col, o);
       }
     }
   }
