@@ -307,14 +307,22 @@ class Launcher {
     return launch_fitted<W, kStaged, kMaxRowThreads, 1, kBlockChunks, true>(cluster_size);
   }
 
-  // A block for every kRowsPerBlock rows (the loop over rows runs once), rather than as
-  // many blocks as fit looping over the rows: the blocks then run in order, on rows next
-  // to each other. On the H100, softmax and RMSNorm forwards, rows of 1024 to 16384
+  // A block (or a cluster) for every kRowsPerBlock rows (the loop over rows runs once),
+  // rather than as many as fit looping over the rows: the blocks then run in order, on rows
+  // next to each other. On the H100, softmax and RMSNorm forwards, rows of 1024 to 16384
   // elements, 2^28: 98-100% of the copy bandwidth, against 92-96% looping. Operators
   // without column sums only (the forwards, softmax's backward): the others' partial rows
-  // would multiply. Not for clusters (45-68% against 70-90%).
+  // would multiply. Clusters too where the operator reduces twice (softmax's and
+  // LayerNorm's forwards), now that the cluster kernels' stores are whole 16-byte ones
+  // (before, a whole grid of clusters ran 5-19 points slower). On the H200, rows split over
+  // clusters, softmax's forward: bfloat16 rows of 65536 / 131072 / 262144, 72.1 / 64.2 /
+  // 61.5% -> 84.6 / 79.1 / 73.6% of the copy, float32 rows of 32768 to 262144, 65.1-86.6%
+  // -> 73.1-90.6%; LayerNorm's float32 forward at 16384x32768, 71.8% -> 74.9%. Not where it
+  // reduces once, which ran slower as a whole grid: softmax's backward took 10-19% longer
+  // (bfloat16 rows of 131072 and 262144, float32 of 65536 and 131072), RMSNorm's float32
+  // forward at rows of 65536 fell from 81.8% to 70.1%, add_rms_norm's from 88.2% to 79.4%.
   template <bool kCluster>
-  static constexpr bool kWholeGrid = Op::kColumnSums == 0 && !kCluster;
+  static constexpr bool kWholeGrid = Op::kColumnSums == 0 && (!kCluster || Op::kRounds > 1);
   static constexpr int64_t kMaxGridBlocks = int64_t(1) << 30;
 
   // Stages of version 5. A block that loops over rows stages the next row while it
@@ -401,7 +409,7 @@ class Launcher {
     const int64_t row_groups = ceil_div(t_.rows, kRowsPerBlock);  // a block's rows each
     int64_t groups = std::min<int64_t>(row_groups, fits);
     if constexpr (kWholeGrid<kCluster>) {
-      groups = std::min<int64_t>(row_groups, kMaxGridBlocks);
+      groups = std::min<int64_t>(row_groups, kMaxGridBlocks / cluster_size);
     } else if constexpr (Op::kColumnSums > 0) {
       // Each row slot writes a partial row of column sums, which sum_partials adds up
       // row after row: with few rows to a slot, that outweighs the rows themselves (2048
