@@ -326,13 +326,13 @@ class Launcher {
   static constexpr int64_t kMaxGridBlocks = int64_t(1) << 30;
 
   // Stages of version 5. A block that loops over rows stages the next row while it
-  // computes this one: two stages. A block of the whole grid takes a single row and stages
-  // nothing ahead: one stage, half the shared memory, so that three blocks of 64 KB fit a
-  // multiprocessor where one of 128 KB did (a row of 32768 bfloat16 elements), and the
-  // other blocks keep memory busy through each one's reductions. Three stages (192 KB
-  // blocks) were measured slower for the norms on the H100 (RMSNorm bfloat16 rows of
-  // 65536: 79% of the copy against 86%): the shared memory they take is the L1's, which
-  // then no longer holds the weight between rows.
+  // computes this one: two stages. A block of the whole grid takes a single row (its part
+  // of one, in a cluster) and stages nothing ahead: one stage, half the shared memory, so
+  // that three blocks of 64 KB fit a multiprocessor where one of 128 KB did (a row of
+  // 32768 bfloat16 elements), and the other blocks keep memory busy through each one's
+  // reductions. Three stages (192 KB blocks) were measured slower for the norms on the
+  // H100 (RMSNorm bfloat16 rows of 65536: 79% of the copy against 86%): the shared memory
+  // they take is the L1's, which then no longer holds the weight between rows.
   template <bool kCluster>
   static constexpr int kStages = kWholeGrid<kCluster> ? 1 : 2;
 
@@ -347,8 +347,8 @@ class Launcher {
   // which lost up to 3 points (softmax bf16 rows of 16384).
   template <int kRowThreads, int kBlockChunks, bool kCluster>
   static constexpr int kStagedMinBlocks =
-      Op::kColumnInputs > 1 && kWholeGrid<kCluster> && kRowThreads == kMaxRowThreads &&
-              kBlockChunks == kStagedChunks
+      Op::kColumnInputs > 1 && kWholeGrid<kCluster> && !kCluster &&
+              kRowThreads == kMaxRowThreads && kBlockChunks == kStagedChunks
           ? 3
           : 0;
 
