@@ -341,14 +341,17 @@ class Launcher {
   // thread: three blocks a multiprocessor, where the 52-53 registers it takes unheld left
   // room for two. On the H200, forward, two runs side by side: float32 65536x8192,
   // 92.6/93.2% -> 99.1/98.2% of the copy; bfloat16 32768x16384, 84.8/83.9% -> 87.2/84.7%.
-  // Not for its blocks of twice the chunks (64 KB, three a multiprocessor by shared
-  // memory already), which held to 40 lost (float32 rows of 16384: 90.6% -> 74.2%) or
-  // gained nothing (bfloat16 rows of 32768: 84.6% -> 84.4%); nor for the other operators,
-  // which lost up to 3 points (softmax bf16 rows of 16384).
+  // Its clusters too (blocks of twice the chunks, 64 KB, a part of a row each), which took
+  // 56-61 registers, two blocks a multiprocessor; held to 40 (a few bytes spilled), three,
+  // as softmax's clusters take unheld: on the H200, bfloat16 8192x65536 64.5% -> 67.0%,
+  // float32 16384x32768 74.7% -> 76.0%, 8192x65536 66.9% -> 71.5%. Not for its single
+  // blocks of twice the chunks, which held to 40 lost (float32 rows of 16384: 90.6% ->
+  // 74.2%) or gained nothing (bfloat16 rows of 32768: 84.6% -> 84.4%); nor for the other
+  // operators, which lost up to 3 points (softmax bf16 rows of 16384).
   template <int kRowThreads, int kBlockChunks, bool kCluster>
   static constexpr int kStagedMinBlocks =
-      Op::kColumnInputs > 1 && kWholeGrid<kCluster> && !kCluster &&
-              kRowThreads == kMaxRowThreads && kBlockChunks == kStagedChunks
+      Op::kColumnInputs > 1 && kWholeGrid<kCluster> && kRowThreads == kMaxRowThreads &&
+              (kCluster || kBlockChunks == kStagedChunks)
           ? 3
           : 0;
 
