@@ -3,14 +3,16 @@
 // threads as those kernels take, in six ways: loads to registers (LDG), or asynchronous
 // copies to shared memory (LDGSTS, as version 5 stages a row) with the shared memory
 // 128-byte aligned or 16 bytes off (where version 5's cluster blocks found it, after their
-// 272 bytes of static shared memory), each without and with clusters of two. The result
-// (results/h200/rows/cluster_copy_l2.txt): the clusters read once; the copies 16 bytes off
-// read twice, whether in clusters or not. For Nsight Compute:
+// 272 bytes of static shared memory), each in clusters of one block and of two. The result
+// (results/h200/rows/cluster_copy_l2.txt): register loads and aligned copies read once, in
+// clusters of one or two; the copies 16 bytes off read twice, in clusters of one or two.
+// For Nsight Compute:
 //
 //   nvcc -O3 -arch=sm_90a -o cluster_copy_l2 benchmarks/cluster_copy_l2.cu
-//   ncu --clock-control none --metrics lts__t_sectors_srcunit_tex_op_read.sum,\
-//   lts__t_sectors_op_read_lookup_hit.sum,dram__bytes_read.sum,gpu__time_duration.sum \
-//       ./cluster_copy_l2
+//   ncu --clock-control none --metrics METRICS ./cluster_copy_l2
+//
+// with METRICS lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_op_read_lookup_hit.sum,
+// dram__bytes_read.sum,gpu__time_duration.sum (one comma-separated argument).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -113,6 +115,6 @@ int main() {
     copy(copy_staged, cluster_size, shared_bytes, out, from, out, 0);
     copy(copy_staged, cluster_size, shared_bytes, out, from, out, 16);
   }
-  std::printf("every copy checked\n");
+  std::printf("the ends of every copy checked\n");
   return 0;
 }

@@ -28,11 +28,11 @@ struct ThreadChunks {
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
   // Whole 16-byte stores (store_vec_whole) in cluster kernels, where nvcc split the plain
   // ones into narrower stores; in blocks of more than 4 chunks a thread, where they
-  // measured faster (LayerNorm's float32 forward at 32768x16384 on the H200: 88-90% of the
-  // copy, against 75.8% plain); and in the backwards (column sums), kept as they were:
-  // plain, they timed the same (add_rms_norm's float32 backward at rows of 16384: 2546 us,
-  // against 2549 us whole, in two runs). Elsewhere the plain ones: the forwards of rows up
-  // to 8192 elements ran faster with them.
+  // measured faster (LayerNorm's float32 forward at 32768x16384 on the H200: 88.5-90.9% of
+  // the copy, against 75.8% plain); and in the backwards (column sums), kept as they were:
+  // plain, they were no faster (add_rms_norm's float32 backward at rows of 16384: 2546 us,
+  // against 2549 us whole, in two runs, which can differ by up to 9%). Elsewhere the plain
+  // ones: the forwards of rows up to 8192 elements ran faster with them.
   static constexpr bool kWholeStores = kCluster || kChunks > 4 || Op::kColumnSums > 0;
 
   int64_t first_col;
