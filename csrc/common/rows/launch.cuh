@@ -355,12 +355,31 @@ class Launcher {
           ? 3
           : 0;
 
+  // Version 5's forwards whose shared memory leaves room for one block a multiprocessor
+  // (more than half of Hopper's 228 KB: two stages of 64 KB, RMSNorm's and add_rms_norm's
+  // clusters, which loop over the rows) load the column inputs ahead of the output pass
+  // (ThreadChunks' kColumnsAhead): the registers that takes cost no blocks there, while
+  // each round trip idles the multiprocessor's one block. On the H200, side by side,
+  // RMSNorm's float32 forward at rows of 32768 and 65536: 91.8% and 87.2% of the copy ->
+  // 94.4% and 92.8%; add_rms_norm's float32 forward about even (rows of 16384 to 65536,
+  // 92.5/91.1/92.7% -> 92.8/91.0/93.3%). Not where registers set the blocks a
+  // multiprocessor holds: RMSNorm's bfloat16 forward at rows of 8192 (version 4, 58 -> 94
+  // registers) fell from 92.1% to 64.8%, LayerNorm's float32 forward at rows of 16384
+  // (one block of 8 chunks, 40 -> 101 registers) from 90.4% to 76.0%. Nor the backwards:
+  // LayerNorm's bfloat16 one, at 128 registers already, went to 166 or spilled and took
+  // 11-35% longer at rows of 8192 to 65536.
+  template <int kShared>
+  static constexpr bool kColumnsAhead = Op::kColumnSums == 0 && 2 * kShared > 228 * 1024;
+
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   static constexpr auto fitted_kernel() {
     if constexpr (kStaged) {
+      constexpr int kShared = kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock,
+                                                 kBlockChunks, kStages<kCluster>>;
       return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages<kCluster>,
-                           kCluster, kStagedMinBlocks<kRowThreads, kBlockChunks, kCluster>>;
+                           kCluster, kStagedMinBlocks<kRowThreads, kBlockChunks, kCluster>,
+                           kColumnsAhead<kShared>>;
     } else {
       return registers_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
     }

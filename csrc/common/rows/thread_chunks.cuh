@@ -11,6 +11,11 @@
 // On the H200, LayerNorm's bfloat16 backward at 2048x1024 (a warp a row, four chunks):
 // 18.7 us for 12 MB; with the weight held and the column sums written as whole vectors
 // (write_column_partials), 7.7 us, at 221 registers a thread where it held 168.
+//
+// kColumnsAhead: the output pass loads every chunk's column inputs before its first store,
+// rather than chunk by chunk after the previous chunk's store: one L2 round trip for the
+// row where there were kChunks. It holds a vector a chunk and column input in registers
+// through the pass; the launch (launch.cuh) says where that costs no blocks.
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -18,7 +23,8 @@
 
 namespace torchlab::rows {
 
-template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false>
+template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
+          bool kColumnsAhead = false>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
@@ -26,6 +32,7 @@ struct ThreadChunks {
   using V = typename Elements::V;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
+  static constexpr bool kAhead = kColumnsAhead && !kHeld && Op::kColumnInputs > 0;
   // Whole 16-byte stores (store_vec_whole) in cluster kernels, where nvcc split the plain
   // ones into narrower stores; in blocks of more than 4 chunks a thread, where they
   // measured faster (LayerNorm's float32 forward at 32768x16384 on the H200: 88.5-90.9% of
@@ -85,13 +92,20 @@ struct ThreadChunks {
       row_op.end_round(round, reducer.reduce(local, kind));
     }
 
+    V ahead[kAhead ? kChunks : 1][kMaxColumnInputs];
+    if constexpr (kAhead) {
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        if (valid[k]) Elements::load_columns(t, col(k), ahead[k]);
+      }
+    }
 #pragma unroll
     for (int k = 0; k < kChunks; ++k) {
       if (!valid[k]) continue;
       V in_vec[kMaxInputs];
       V column_vec[kMaxColumnInputs];
       V out_vec[kMaxOutputs];
-      load(t, k, chunk, in_vec, column_vec);
+      load(t, k, chunk, in_vec, column_vec, kAhead ? ahead[k] : nullptr);
       Elements::output(row_op, t, in_vec, column_vec, out_vec,
                        [&](int i, int j, acc_t term) { column_sums[i][k][j] += term; });
 #pragma unroll
@@ -133,14 +147,17 @@ struct ThreadChunks {
   }
 
  private:
+  // Input i's chunk k into in_vec[i]; the column inputs' chunk k into column_vec, from
+  // held_columns, from `loaded` (the ones loaded ahead) or from memory.
   template <typename Chunk>
   __device__ void load(const Tensors<scalar_t>& t, int k, Chunk& chunk, V* in_vec,
-                       V* column_vec) const {
+                       V* column_vec, const V* loaded = nullptr) const {
 #pragma unroll
     for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = chunk(i, k);
-    if constexpr (kHeld) {
+    if constexpr (kHeld) loaded = held_columns[k];
+    if (loaded != nullptr) {
 #pragma unroll
-      for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = held_columns[k][i];
+      for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = loaded[i];
     } else {
       Elements::load_columns(t, col(k), column_vec);
     }

@@ -54,9 +54,9 @@ constexpr int kStagedSharedBytes = kStages * Op::kInputs * kChunks * kRowsPerBlo
                                    kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
 
 // kMinBlocks: blocks a multiprocessor must hold at once, which caps the registers a thread
-// (0: no cap).
+// (0: no cap). kColumnsAhead: as ThreadChunks'.
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages,
-          bool kCluster, int kMinBlocks>
+          bool kCluster, int kMinBlocks, bool kColumnsAhead>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
-  ThreadChunks<Op, W, kChunks, kCluster> chunks(
+  ThreadChunks<Op, W, kChunks, kCluster, /*kHoldColumns=*/false, kColumnsAhead> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
       int64_t(kRowThreads) * W);
 
