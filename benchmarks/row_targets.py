@@ -20,7 +20,7 @@ SMALL = [2048, 1024]
 def cell(mean: float | None, target: float) -> str:
     if mean is None:
         return "no baseline"
-    # Three places where two would round a miss up to the target (1.148 -> 1.15).
+    # Three places where two would round a miss up to the target (1.1494 -> 1.15).
     return f"{mean:.2f}x" if mean >= target else f"{mean:.3f}x (miss)"
 
 
