@@ -355,29 +355,41 @@ class Launcher {
           ? 3
           : 0;
 
+  // Dynamic shared memory a block of the fitted kernel takes (none in version 4).
+  template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
+            bool kCluster>
+  static constexpr int kFittedSharedBytes =
+      kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
+                                   kStages<kCluster>>
+              : 0;
+
+  // Hopper's shared memory a multiprocessor.
+  static constexpr int kSharedPerMultiprocessor = 228 * 1024;
+
   // Version 5's forwards whose shared memory leaves room for one block a multiprocessor
-  // (more than half of Hopper's 228 KB: two stages of 64 KB, RMSNorm's and add_rms_norm's
-  // clusters, which loop over the rows: float32 rows longer than a block holds, 8192 or
-  // 16384 elements, and bfloat16 rows past version 6's 128 KB) load the column inputs ahead of the output pass
-  // (ThreadChunks' kColumnsAhead): the registers that takes cost no blocks there, while
-  // each round trip idles the multiprocessor's one block. On the H200, side by side,
-  // RMSNorm's float32 forward at rows of 32768 and 65536: 91.8% and 87.2% of the copy ->
-  // 94.4% and 92.8%; add_rms_norm's float32 forward about even (rows of 16384 to 65536,
-  // 92.5/91.1/92.7% -> 92.8/91.0/93.3%). Not where registers set the blocks a
-  // multiprocessor holds: RMSNorm's bfloat16 forward at rows of 8192 (version 4, 58 -> 94
-  // registers) fell from 92.1% to 64.8%, LayerNorm's float32 forward at rows of 16384
-  // (one block of 8 chunks, 40 -> 101 registers) from 90.4% to 76.0%. Nor the backwards:
-  // LayerNorm's bfloat16 one, at 128 registers already, went to 166 or spilled and took
-  // 11-35% longer at rows of 8192 to 65536.
+  // (more than half of Hopper's 228 KB: two stages of 64 KB, RMSNorm's and
+  // add_rms_norm's clusters, which loop over the rows: float32 rows longer than a block
+  // holds, 8192 or 16384 elements, and bfloat16 rows past version 6's 128 KB) load the
+  // column inputs ahead of the output pass (ThreadChunks' kColumnsAhead): the registers
+  // that takes cost no blocks there, while each round trip idles the multiprocessor's
+  // one block. On the H200, side by side, RMSNorm's float32 forward at rows of 32768 and
+  // 65536: 91.8% and 87.2% of the copy -> 94.4% and 92.8%; add_rms_norm's float32
+  // forward about even (rows of 16384 to 65536, 92.5/91.1/92.7% -> 92.8/91.0/93.3%). Not
+  // where registers set the blocks a multiprocessor holds: RMSNorm's bfloat16 forward at
+  // rows of 8192 (version 4, 58 -> 94 registers) fell from 92.1% to 64.8%, LayerNorm's
+  // float32 forward at rows of 16384 (one block of 8 chunks, 40 -> 101 registers) from
+  // 90.4% to 76.0%. Nor the backwards: LayerNorm's bfloat16 one, at 128 registers
+  // already, went to 166 or spilled and took 11-35% longer at rows of 8192 to 65536.
   template <int kShared>
-  static constexpr bool kColumnsAhead = Op::kColumnSums == 0 && 2 * kShared > 228 * 1024;
+  static constexpr bool kColumnsAhead =
+      Op::kColumnSums == 0 && 2 * kShared > kSharedPerMultiprocessor;
 
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster>
   static constexpr auto fitted_kernel() {
     if constexpr (kStaged) {
-      constexpr int kShared = kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock,
-                                                 kBlockChunks, kStages<kCluster>>;
+      constexpr int kShared =
+          kFittedSharedBytes<W, true, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
       return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages<kCluster>,
                            kCluster, kStagedMinBlocks<kRowThreads, kBlockChunks, kCluster>,
                            kColumnsAhead<kShared>>;
@@ -392,9 +404,7 @@ class Launcher {
     constexpr auto kernel =
         fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>();
     constexpr int kShared =
-        kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
-                                     kStages<kCluster>>
-                : 0;
+        kFittedSharedBytes<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
     // How many blocks (or clusters) fit on the GPU at once, by cluster size (1 to 16): the
     // size of a grid that loops over the rows, asked once per kernel.
     static int resident[5] = {-1, -1, -1, -1, -1};
