@@ -248,45 +248,71 @@ class Launcher {
   // Slower at RMSNorm's rows of 45000 (66% -> 61%): a row that is not a whole number of a
   // block's batches is read a vector at a time. Where an operator reduces twice, the second
   // reread cost more than the cluster (softmax, LayerNorm); float32 rows were no faster.
-  // False where it does not apply.
+  // Rows of any element size longer than version 5's largest cluster holds take version 6
+  // in a cluster of up to 16 blocks (64 KB of each input a block), where version 3 would
+  // read them from memory twice: on the H200, side by side, softmax's float32 forward and
+  // backward at 2048x262144, 66.2% of the copy -> 80.7%. False where it does not apply.
   template <int W>
   bool launch_streamed() {
-    if constexpr (Op::kColumnSums > 0 || Op::kRounds != 1 || sizeof(scalar_t) != 2) {
+    if constexpr (Op::kColumnSums > 0 || Op::kRounds != 1) {
       return false;
     } else {
-      // Version 5's longest row in one block, and version 6's.
+      // Version 5's longest row in one block and in a cluster, and version 6's in a block.
       constexpr int64_t kLongBlock = int64_t(kMaxRowThreads) * kLongChunks * W;
+      constexpr int64_t kStagedCluster = kMaxStagedClusterSize * kLongBlock;
       constexpr int64_t kStreamBlock = int64_t(kStreamThreads) * kStreamUnroll * W;
-      if (t_.cols <= kLongBlock || t_.cols > 2 * kStreamBlock) return false;
-      if (t_.cols <= kStreamBlock) return launch_streamed_kernel<W, /*kCluster=*/false>();
+      const int64_t cols = t_.cols;
+      const bool past_staged = cols > kStagedCluster;
+      const bool two_blocks_of_2_bytes =
+          sizeof(scalar_t) == 2 && cols > kLongBlock && cols <= 2 * kStreamBlock;
+      const bool fits_a_cluster = cols <= kMaxStagedClusterSize * kStreamBlock;
+      if (!(past_staged || two_blocks_of_2_bytes) || !fits_a_cluster) return false;
+      if (cols <= kStreamBlock) return launch_streamed_kernel<W, /*kCluster=*/false>(1);
       if (at::cuda::getCurrentDeviceProperties()->major < 9) return false;
-      return launch_streamed_kernel<W, /*kCluster=*/true>();
+      int cluster_size = 2;
+      while (cluster_size * kStreamBlock < cols) cluster_size *= 2;
+      return launch_streamed_kernel<W, /*kCluster=*/true>(cluster_size);
     }
   }
 
-  // A block a row, as kWholeGrid; or, in clusters of two, as many clusters as fit at once,
-  // looping over the rows. False if no cluster fits.
+  // A block a row, as kWholeGrid; or, in clusters of cluster_size, as many clusters as fit
+  // at once, looping over the rows. False if no cluster fits.
   template <int W, bool kCluster>
-  bool launch_streamed_kernel() {
+  bool launch_streamed_kernel(int cluster_size) {
     constexpr auto kernel = streamed_kernel<Op, W, kCluster>;
-    constexpr int kClusterSize = kCluster ? 2 : 1;
+    constexpr int kShared = kStreamedSharedBytes<Op, W>;
+    static bool configured = false;  // the kernel's attributes, set once
+    if (!configured) {
+      if (kShared > 48 * 1024) {
+        C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            kShared));
+      }
+      if constexpr (kCluster) {
+        C10_CUDA_CHECK(
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+      }
+      configured = true;
+    }
     cudaLaunchConfig_t config = {};
     config.blockDim = dim3(kStreamThreads);
+    config.dynamicSmemBytes = kShared;
     config.stream = stream_;
     int64_t groups = std::min<int64_t>(t_.rows, kMaxGridBlocks);
-    cudaLaunchAttribute cluster_dim = cluster_attribute(kClusterSize);
+    cudaLaunchAttribute cluster_dim = cluster_attribute(cluster_size);
     if constexpr (kCluster) {
       config.attrs = &cluster_dim;
       config.numAttrs = 1;
-      static int resident = -1;  // clusters that fit at once, asked once per kernel
-      if (resident < 0) {
-        config.gridDim = dim3(kClusterSize);
-        C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&resident, kernel, &config));
+      // Clusters that fit at once, by cluster size (2 to 16), asked once per kernel.
+      static int resident[5] = {-1, -1, -1, -1, -1};
+      int& fits = resident[__builtin_ctz(cluster_size)];
+      if (fits < 0) {
+        config.gridDim = dim3(cluster_size);
+        C10_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&fits, kernel, &config));
       }
-      if (resident == 0) return false;
-      groups = std::min<int64_t>(t_.rows, resident);
+      if (fits == 0) return false;
+      groups = std::min<int64_t>(t_.rows, fits);
     }
-    config.gridDim = dim3(groups * kClusterSize);
+    config.gridDim = dim3(groups * cluster_size);
     C10_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, op_, t_));
     return true;
   }
