@@ -12,9 +12,10 @@
 // read marks the row's lines to stay in the L2 (createpolicy evict_last) while the reread
 // and the writes mark theirs to leave first (evict_first), so that memory sees each input
 // once. A row takes one block, or a cluster of two (up to 16 for rows longer than version
-// 5's clusters hold) whose partial sums meet in distributed shared memory (RowReducer). The loads are non-coherent (ld.global.nc): no operator
-// writes what it reads. A thread's columns are the same in every row: the column inputs
-// (the weight) at them are staged once in shared memory, which version 6 leaves free.
+// 5's clusters hold) whose partial sums meet in distributed shared memory (RowReducer).
+// The loads are non-coherent (ld.global.nc): no operator writes what it reads. A thread's
+// columns are the same in every row: the column inputs (the weight) at them are staged
+// once in shared memory, which version 6 leaves free.
 // Read from the L2 in each row's output pass, each vector's load waited behind the
 // previous vector's store, four round trips a row in a multiprocessor's one block; on the
 // H200, side by side, bfloat16 forwards: add_rms_norm at rows of 32768 / 65536, 85.2 /
