@@ -11,6 +11,7 @@
 // On the H200, LayerNorm's bfloat16 backward at 2048x1024 (a warp a row, four chunks):
 // 18.7 us for 12 MB; with the weight held and the column sums written as whole vectors
 // (write_column_partials), 7.7 us, at 221 registers a thread where it held 168.
+// kHoldShortRowColumns says where the forwards hold them too.
 //
 // kColumnsAhead: the output pass loads every chunk's column inputs before its first store,
 // rather than chunk by chunk after the previous chunk's store: one L2 round trip for the
@@ -22,6 +23,19 @@
 #include "common/rows/vector_elements.cuh"
 
 namespace torchlab::rows {
+
+// The forwards' rows of float32 up to 64 threads (1024 elements) hold the column inputs as
+// well: loaded at construction, beside the row's own loads, where the output pass would
+// wait a round trip a chunk for them, in grids that often run in one wave. On the H200,
+// 2048x1024 forwards: LayerNorm 10.7 -> 10.0 us, RMSNorm 10.1 -> 9.1 us, add_rms_norm
+// 13.6 -> 13.4 us; at 262144x1024, with 54 to 79 registers a thread where they took 32
+// to 61, about as fast (96.5 -> 96.6%, 97.2 -> 97.3%, 97.9 -> 97.7% of the copy). Not
+// 2-byte elements: the compiler converts the held vectors to float32 ahead of the loop
+// over rows, in twice the registers (LayerNorm's bfloat16 forward: 40 -> 107), and they
+// ran slower (8.5 -> 9.6 us at 2048x1024, 96.2% -> 70.2% of the copy at 524288x1024).
+template <typename Op, int kRowThreads>
+constexpr bool kHoldShortRowColumns =
+    Op::kColumnSums == 0 && kRowThreads <= 64 && sizeof(typename Op::scalar_t) == 4;
 
 template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
           bool kColumnsAhead = false>

@@ -38,7 +38,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
   // Blocks with column sums loop over many rows: the weight is held across them.
-  ThreadChunks<Op, W, kChunks, kCluster, /*kHoldColumns=*/(Op::kColumnSums > 0)> chunks(
+  constexpr bool kHoldColumns = Op::kColumnSums > 0 || kHoldShortRowColumns<Op, kRowThreads>;
+  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
       int64_t(kRowThreads) * W);
 

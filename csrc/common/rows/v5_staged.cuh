@@ -76,7 +76,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
-  ThreadChunks<Op, W, kChunks, kCluster, /*kHoldColumns=*/false, kColumnsAhead> chunks(
+  constexpr bool kHoldColumns = kHoldShortRowColumns<Op, kRowThreads>;
+  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, kColumnsAhead> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
       int64_t(kRowThreads) * W);
 
