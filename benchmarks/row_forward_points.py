@@ -1,0 +1,70 @@
+"""The norms' forwards at chosen points, timed as `torchlab bench` times them (`time_cuda`:
+the L2 flushed before each repetition, medians, graph replays where the CPU is the bound),
+with the copy bandwidth, into a JSON file: run once per build, a build in each checkout,
+to set changes side by side (`results/h200/rows/side_by_side/held_short_rows_*.json`,
+`column_prefetch_*.json` and `weights_none_layer_norm_fwd.json` merge such runs).
+
+    python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights} OUT.json
+"""
+
+import json
+import sys
+
+import torch
+
+import torchlab
+from torchlab.bench.ceilings import copy_bandwidth
+from torchlab.bench.timing import time_cuda
+from torchlab.testing import randn
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm
+POINT_SETS = {
+    "small": [(op, 2048, 1024, d, True) for op in NORMS for d in DTYPES]
+             + [(op, 2048, 2048, d, True) for op in ("ln", "rms") for d in DTYPES],
+    "small_1024": [(op, 2048, 1024, d, True) for op in NORMS for d in DTYPES],
+    "big": [(op, rows, cols, d, True) for op in NORMS
+            for rows, cols, d in ((524288, 1024, "bf16"), (262144, 1024, "fp32"),
+                                  (131072, 2048, "fp32"), (262144, 2048, "bf16"))],
+    "long": [(op, 2**29 // n, n, d, True) for op in NORMS for d in DTYPES
+             for n in (1024, 4096, 16384, 32768, 65536)],
+    "layer_norm_weights": [("ln", rows, cols, d, weights)
+                           for rows, cols, d in ((32768, 16384, "bf16"), (16384, 32768, "bf16"),
+                                                 (8192, 65536, "bf16"), (8192, 32768, "fp32"),
+                                                 (4096, 65536, "fp32"), (16384, 16384, "fp32"))
+                           for weights in (True, False)],
+}
+
+
+def forward(op, rows, cols, dtype, weights):
+    """The forward of `op` on fresh inputs, and the bytes it must move."""
+    x = randn((rows, cols), dtype, "cuda")
+    weight = randn((cols,), dtype, "cuda") if weights else None
+    bias = randn((cols,), dtype, "cuda") if weights else None
+    nbytes = 2 * x.nbytes
+    if op == "ln":
+        return lambda: torchlab.layer_norm(x, (cols,), weight, bias), nbytes
+    if op == "rms":
+        return lambda: torchlab.rms_norm(x, (cols,), weight), nbytes
+    residual = randn((rows, cols), dtype, "cuda")
+    return lambda: torchlab.add_rms_norm(x, residual, weight, 1e-6), 2 * nbytes
+
+
+def main(point_set, out):
+    copy_gbps = max(gbps for gbps, _ in copy_bandwidth("cuda").values())
+    points = []
+    for op, rows, cols, dtype, weights in POINT_SETS[point_set]:
+        run, nbytes = forward(op, rows, cols, DTYPES[dtype], weights)
+        timing = time_cuda(run)
+        points.append({"op": op, "rows": rows, "cols": cols, "dtype": dtype, "weights": weights,
+                       "us": timing.median_ms * 1e3, "method": timing.method, "bytes": nbytes})
+        print(f"{op} {dtype} {rows}x{cols} weights={weights}: {timing.median_ms * 1e3:.1f} us, "
+              f"{nbytes / timing.median_ms / 1e6 / copy_gbps:.1%} of the copy")
+        del run
+        torch.cuda.empty_cache()
+    with open(out, "w") as f:
+        json.dump({"copy_GBps": copy_gbps, "points": points}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
