@@ -37,7 +37,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
-  // Blocks with column sums loop over many rows: the weight is held across them.
+  // Blocks with column sums loop over many rows: the weight is held across them (and, in
+  // short float32 rows, with the row: kHoldShortRowColumns).
   constexpr bool kHoldColumns = Op::kColumnSums > 0 || kHoldShortRowColumns<Op, kRowThreads>;
   ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
