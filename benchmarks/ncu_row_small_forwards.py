@@ -3,8 +3,9 @@ profiler's range: torchlab's kernel, then `torch.compile`'s for the same point (
 and warmed before the range). For Nsight Compute (`results/h200/rows/ncu_small_forwards.txt`):
 
     ncu --clock-control none --profile-from-start off --section LaunchStats \\
-        --section Occupancy --metrics gpu__time_duration.sum,dram__bytes_read.sum,\\
-    dram__bytes_write.sum python benchmarks/ncu_row_small_forwards.py
+        --section Occupancy \\
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \\
+        python benchmarks/ncu_row_small_forwards.py
 """
 
 import torch

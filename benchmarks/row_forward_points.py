@@ -37,7 +37,8 @@ POINT_SETS = {
 
 
 def forward(op, rows, cols, dtype, weights):
-    """The forward of `op` on fresh inputs, and the bytes it must move."""
+    """The forward of `op` on fresh inputs, and the bytes its rows move (in and out; the
+    weight and bias, read once, are left out)."""
     x = randn((rows, cols), dtype, "cuda")
     weight = randn((cols,), dtype, "cuda") if weights else None
     bias = randn((cols,), dtype, "cuda") if weights else None

@@ -27,12 +27,13 @@ namespace torchlab::rows {
 // The forwards' rows of float32 up to 64 threads (1024 elements) hold the column inputs as
 // well: loaded at construction, beside the row's own loads, where the output pass would
 // wait a round trip a chunk for them, in grids that often run in one wave. On the H200,
-// 2048x1024 forwards: LayerNorm 10.7 -> 10.0 us, RMSNorm 10.1 -> 9.1 us, add_rms_norm
-// 13.6 -> 13.4 us; at 262144x1024, with 54 to 79 registers a thread where they took 32
-// to 61, about as fast (96.5 -> 96.6%, 97.2 -> 97.3%, 97.9 -> 97.7% of the copy). Not
-// 2-byte elements: the compiler converts the held vectors to float32 ahead of the loop
-// over rows, in twice the registers (LayerNorm's bfloat16 forward: 40 -> 107), and they
-// ran slower (8.5 -> 9.6 us at 2048x1024, 96.2% -> 70.2% of the copy at 524288x1024).
+// 2048x1024 forwards: LayerNorm 10.7 -> 10.0 us, RMSNorm 10.0 -> 9.1 us, add_rms_norm
+// 13.6 -> 13.4 us; at 262144x1024 about as fast (96.5 -> 96.6%, 97.1 -> 97.3%, 97.9 ->
+// 97.6% of the copy). The kernels take 54 to 79 registers a thread where they took 32 to
+// 61. Not 2-byte elements: the compiler widens the held vectors to float32 ahead of the
+// loop over rows, which doubles what they take (LayerNorm's bfloat16 forward: 40 -> 107
+// registers a thread), and they ran slower (8.5 -> 9.6 us at 2048x1024, 96.1% -> 70.2% of
+// the copy at 524288x1024).
 template <typename Op, int kRowThreads>
 constexpr bool kHoldShortRowColumns =
     Op::kColumnSums == 0 && kRowThreads <= 64 && sizeof(typename Op::scalar_t) == 4;
