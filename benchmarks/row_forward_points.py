@@ -4,7 +4,8 @@ with the copy bandwidth, into a JSON file: run once per build, a build in each c
 to set changes side by side (`results/h200/rows/side_by_side/held_short_rows_*.json`,
 `column_prefetch_*.json` and `weights_none_layer_norm_fwd.json` merge such runs).
 
-    python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights} OUT.json
+    python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights,
+                                             rms_256_threads} OUT.json
 """
 
 import json
@@ -33,6 +34,9 @@ POINT_SETS = {
                                                  (8192, 65536, "bf16"), (8192, 32768, "fp32"),
                                                  (4096, 65536, "fp32"), (16384, 16384, "fp32"))
                            for weights in (True, False)],
+    "rms_256_threads": [("rms", rows, cols, "bf16", True)
+                        for rows, cols in ((131072, 4096), (65536, 8192), (98304, 5120),
+                                           (32768, 16384), (2048, 8192))],
 }
 
 
