@@ -164,26 +164,27 @@ class Launcher {
   // false if none does (a row too long, or clusters on a GPU older than Hopper). For one
   // input and no column input (softmax's forward), version 5 stages only the rows that take
   // 512 threads or more: shorter rows leave room for enough blocks that version 4 keeps
-  // memory busy (measured on the H100: version 4 as fast or faster up to rows of 8192
-  // elements).
+  // memory busy (measured on the H100, softmax's and RMSNorm's forwards: version 4 as fast
+  // or faster up to rows of 8192 elements; RMSNorm's is no longer, below).
   template <int W, bool kStaged>
   bool launch_fitted() {
     // Operators of two inputs or more (the backwards, add_rms_norm) hold too many registers
     // for version 4 to keep enough 256-thread blocks on a multiprocessor: version 5 stages
     // them from there on (measured on the H100: RMSNorm's backward, bfloat16 rows of 8192,
     // 84% of the copy forward and backward in registers, 92% staged). Not below: there,
-    // add_rms_norm's backward ran at 40-68% staged, 97% in registers. Operators of two
-    // column inputs (LayerNorm's forward, weight and bias) are staged at every length: in
-    // registers they held 56-70 registers a thread, staged 32, and on the H200 bfloat16
-    // rows of 1024/2048/4096/8192 ran at 78/80/84/78% of the copy in registers (held to 64
-    // registers), 97/96/97/95% staged. RMSNorm's forward (one column input) is staged from
-    // 256 threads: on the H200, side by side, bfloat16 rows of 8192 (2^29 elements) ran at
-    // 92.0% of the copy in registers (58 registers a thread, four blocks a multiprocessor),
-    // 96.8% staged (30 registers, 16 KB of shared memory a block); rows of 5120, 75.1% ->
-    // 98.2%. 512-thread blocks of two chunks in registers (40 registers) gave 96.2% and 76.0%.
+    // add_rms_norm's backward ran at 40-68% staged, 97% in registers. So are those of a
+    // column input (RMSNorm's forward): on the H200, side by side, its bfloat16 rows of
+    // 8192 (2^29 elements) ran at 91.8% of the copy in registers (58 registers a thread,
+    // four blocks a multiprocessor), 96.8% staged (30 registers, 16 KB of shared memory a
+    // block); rows of 5120, 75.1% -> 98.2%; 512-thread blocks of two chunks in registers
+    // (40 registers) gave 96.2% and 76.0%. Its float32 rows of 2049 to 4096 elements were
+    // not timed side by side (in the sweeps before and after, 131072x4096: 97.9% -> 97.3%).
+    // Operators of two column inputs (LayerNorm's forward, weight and bias) are staged at
+    // every length: in registers they held 56-70 registers a thread, staged 32, and on the
+    // H200 bfloat16 rows of 1024/2048/4096/8192 ran at 78/80/84/78% of the copy in
+    // registers (held to 64 registers), 97/96/97/95% staged.
     constexpr bool kStageAll = kStaged && Op::kColumnInputs > 1;
-    constexpr bool kStageShort =
-        kStageAll || (kStaged && (Op::kInputs > 1 || Op::kColumnInputs > 0));
+    constexpr bool kStageShort = kStaged && (Op::kInputs > 1 || Op::kColumnInputs > 0);
     constexpr int64_t kPerThread = int64_t(kChunks) * W;
     const int64_t cols = t_.cols;
     if (cols <= 32 * kPerThread) return launch_fitted<W, kStageAll, 32, 4, kChunks, false>(1);

@@ -16,10 +16,10 @@
 // KB or 128 KB of shared memory each, half that with one stage), split over a cluster of
 // up to 16 when one does not.
 // The launch (launch.cuh) runs version 4's configurations where they are as fast: rows
-// of one input and no column input up to 256 threads, of two inputs or a column input up
-// to 128; operators of two column inputs (LayerNorm's forward) are staged at every length. Where
-// it gives each block a single row (kWholeGrid), nothing is staged ahead and a block takes
-// one stage: the other blocks on the multiprocessor keep memory busy.
+// of one input and no column input up to 256 threads, of two inputs or a column input
+// up to 128; operators of two column inputs (LayerNorm's forward) are staged at every
+// length. Where it gives each block a single row (kWholeGrid), nothing is staged ahead and
+// a block takes one stage: the other blocks on the multiprocessor keep memory busy.
 // Should hold about the copy bandwidth for rows of any length a cluster holds (512 KB of
 // each input, or 1 MB for one input). Measured on the H100 (forward): 92-96% of the copy
 // for rows of 16384 and 32768 elements, where version 4 gave 66-92%; 70-91% for rows of
