@@ -48,6 +48,10 @@ def _check(op, inputs, device, dtype):
 def test_forward_and_backward_match_reference(device, op_name, dtype, shape):
     if device == "cuda" and dtype == torch.float64:
         pytest.skip("float64 runs on the CPU")
+    _check_forward_and_backward(op_name, dtype, shape, device)
+
+
+def _check_forward_and_backward(op_name, dtype, shape, device):
     op = ROW_OPS[op_name]
     inputs = op.make_inputs(shape, dtype, device, requires_grad=True)
     outputs = _check(op, inputs, device, dtype)
@@ -420,6 +424,17 @@ def test_more_than_2_to_the_31_elements(op_name, cols):
             assert_close_to_reference(got[rows_checked], ref, torch.bfloat16, name=f"output {i}")
     del outputs
     torch.cuda.empty_cache()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("op_name", OPS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("cols", [16384, 32768, 65536])
+def test_long_rows_that_loop_over_the_grid(op_name, dtype, cols):
+    # More rows than the grid's blocks (or clusters) take at once, several times over: each
+    # goes round its stages of shared memory more than once.
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    _check_forward_and_backward(op_name, dtype, (4 * sms + 3, cols), "cuda")
 
 
 # --- the CUDA ladders ----------------------------------------------------------------------
