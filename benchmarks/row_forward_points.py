@@ -1,11 +1,11 @@
-"""The norms' forwards at chosen points, timed as `torchlab bench` times them (`time_cuda`:
+"""The row operators' forwards at chosen points, timed as `torchlab bench` times them (`time_cuda`:
 the L2 flushed before each repetition, medians, graph replays where the CPU is the bound),
 with the copy bandwidth, into a JSON file: run once per build, a build in each checkout,
 to set changes side by side (`results/h200/rows/side_by_side/held_short_rows_*.json`,
 `column_prefetch_*.json` and `weights_none_layer_norm_fwd.json` merge such runs).
 
     python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights,
-                                             rms_256_threads} OUT.json
+                                             rms_256_threads,long_two_rounds} OUT.json
 """
 
 import json
@@ -19,7 +19,7 @@ from torchlab.bench.timing import time_cuda
 from torchlab.testing import randn
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
-NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm
+NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm (and "softmax")
 POINT_SETS = {
     "small": [(op, 2048, 1024, d, True) for op in NORMS for d in DTYPES]
              + [(op, 2048, 2048, d, True) for op in ("ln", "rms") for d in DTYPES],
@@ -37,6 +37,10 @@ POINT_SETS = {
     "rms_256_threads": [("rms", rows, cols, "bf16", True)
                         for rows, cols in ((131072, 4096), (65536, 8192), (98304, 5120),
                                            (32768, 16384), (2048, 8192))],
+    # The operators that reduce twice, at the rows version 5 splits over 512-thread blocks.
+    "long_two_rounds": [(op, 2**29 // n, n, d, True) for op in ("ln", "softmax")
+                        for d in DTYPES for n in (16384, 32768, 65536, 131072, 262144)
+                        if op == "softmax" or n <= 65536],
 }
 
 
@@ -47,6 +51,8 @@ def forward(op, rows, cols, dtype, weights):
     weight = randn((cols,), dtype, "cuda") if weights else None
     bias = randn((cols,), dtype, "cuda") if weights else None
     nbytes = 2 * x.nbytes
+    if op == "softmax":
+        return lambda: torchlab.softmax(x, -1), nbytes
     if op == "ln":
         return lambda: torchlab.layer_norm(x, (cols,), weight, bias), nbytes
     if op == "rms":
