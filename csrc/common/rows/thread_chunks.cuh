@@ -17,6 +17,9 @@
 // rather than chunk by chunk after the previous chunk's store: one L2 round trip for the
 // row where there were kChunks. It holds a vector a chunk and column input in registers
 // through the pass; the launch (launch.cuh) says where that costs no blocks.
+// kColumnsWithRow: the same loads at the start of the row, before its reductions, in flight
+// with the row's own (version 4 issues those just before), where a grid's blocks all fit at
+// once and each sees one row (launch.cuh's kColumnsWithRowInOneWave).
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -39,7 +42,7 @@ constexpr bool kHoldShortRowColumns =
     Op::kColumnSums == 0 && kRowThreads <= 64 && sizeof(typename Op::scalar_t) == 4;
 
 template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
-          bool kColumnsAhead = false>
+          bool kColumnsAhead = false, bool kColumnsWithRow = false>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
@@ -47,7 +50,8 @@ struct ThreadChunks {
   using V = typename Elements::V;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
-  static constexpr bool kAhead = kColumnsAhead && !kHeld && Op::kColumnInputs > 0;
+  static constexpr bool kAhead =
+      (kColumnsAhead || kColumnsWithRow) && !kHeld && Op::kColumnInputs > 0;
   // Whole 16-byte stores (store_vec_whole) in cluster kernels, where nvcc split the plain
   // ones into narrower stores; in blocks of more than 4 chunks a thread, where they
   // measured faster (LayerNorm's float32 forward at 32768x16384 on the H200: 88.5-90.9% of
@@ -91,6 +95,14 @@ struct ThreadChunks {
     for (int k = 0; k < kChunks; ++k) valid[k] = active && col(k) < t.cols;
     Op row_op = op;
     if (active) begin_row(row_op, t, row);
+    V ahead[kAhead ? kChunks : 1][kMaxColumnInputs];
+    const auto load_ahead = [&] {
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        if (valid[k]) Elements::load_columns(t, col(k), ahead[k]);
+      }
+    };
+    if constexpr (kAhead && kColumnsWithRow) load_ahead();
 
 #pragma unroll
     for (int round = 0; round < Op::kRounds; ++round) {
@@ -107,13 +119,7 @@ struct ThreadChunks {
       row_op.end_round(round, reducer.reduce(local, kind));
     }
 
-    V ahead[kAhead ? kChunks : 1][kMaxColumnInputs];
-    if constexpr (kAhead) {
-#pragma unroll
-      for (int k = 0; k < kChunks; ++k) {
-        if (valid[k]) Elements::load_columns(t, col(k), ahead[k]);
-      }
-    }
+    if constexpr (kAhead && !kColumnsWithRow) load_ahead();
 #pragma unroll
     for (int k = 0; k < kChunks; ++k) {
       if (!valid[k]) continue;

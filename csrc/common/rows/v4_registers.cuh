@@ -25,7 +25,9 @@
 
 namespace torchlab::rows {
 
-template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster>
+// kColumnsWithRow: as ThreadChunks'.
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster,
+          bool kColumnsWithRow = false>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     registers_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
@@ -40,7 +42,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   // Blocks with column sums loop over many rows: the weight is held across them (and, in
   // short float32 rows, with the row: kHoldShortRowColumns).
   constexpr bool kHoldColumns = Op::kColumnSums > 0 || kHoldShortRowColumns<Op, kRowThreads>;
-  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns> chunks(
+  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, false, kColumnsWithRow> chunks(
       t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
       int64_t(kRowThreads) * W);
 
