@@ -429,12 +429,14 @@ def test_more_than_2_to_the_31_elements(op_name, cols):
 @pytest.mark.gpu
 @pytest.mark.parametrize("op_name", OPS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("cols", [16384, 32768, 65536])
-def test_long_rows_that_loop_over_the_grid(op_name, dtype, cols):
-    # More rows than the grid's blocks (or clusters) take at once, several times over: each
-    # goes round its stages of shared memory more than once.
+@pytest.mark.parametrize("rows_per_sm,cols", [(32, 1024), (4, 16384), (4, 32768), (4, 65536)])
+def test_more_rows_than_the_grid_takes_at_once(op_name, dtype, rows_per_sm, cols):
+    # Rows of 1024: more blocks than fit at once, where RMSNorm's 2-byte forward leaves its
+    # one-wave kernel. Long rows: the grids that loop over the rows (the backwards', and the
+    # clusters of the operators that reduce once) take each block round its rows, and its
+    # stages of shared memory, several times.
     sms = torch.cuda.get_device_properties(0).multi_processor_count
-    _check_forward_and_backward(op_name, dtype, (4 * sms + 3, cols), "cuda")
+    _check_forward_and_backward(op_name, dtype, (rows_per_sm * sms + 3, cols), "cuda")
 
 
 # --- the CUDA ladders ----------------------------------------------------------------------

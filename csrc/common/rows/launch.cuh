@@ -189,7 +189,8 @@ class Launcher {
     const int64_t cols = t_.cols;
     if (cols <= 32 * kPerThread) {
       if constexpr (kColumnsWithRowInOneWave) {
-        if (launch_fitted<W, false, 32, 4, kChunks, false, true>(1, /*one_wave_only=*/true)) {
+        if (launch_fitted<W, /*kStaged=*/false, 32, 4, kChunks, /*kCluster=*/false,
+                          /*kColumnsWithRow=*/true>(1, /*one_wave_only=*/true)) {
           return true;
         }
       }
@@ -395,14 +396,15 @@ class Launcher {
           ? 3
           : 0;
 
-  // Version 4's rows of a warp whose grid fits on the GPU at once (each block sees one row)
-  // load the column input with the row (ThreadChunks' kColumnsWithRow) for operators of one
-  // input and one column input in 2-byte elements (RMSNorm's forward; its float32 one holds
-  // the weight already, kHoldShortRowColumns): where each row's output pass waits for the
-  // weight's chunks one by one, from the L2 or memory, and no other row hides the wait. On
-  // the H200, side by side, means of four rounds: bfloat16 2048x1024, 8.30 -> 7.78 us (92
-  // registers a thread, 56 before). Not LayerNorm's (weight and bias, 119 registers: 8.70 ->
-  // 10.02 us, against its staged kernel), nor add_rms_norm's (two inputs: 10.26 -> 10.31 us).
+  // Version 4's rows of a warp whose grid fits on the GPU at once (no block follows another
+  // on a multiprocessor) load the column input with the row (ThreadChunks' kColumnsWithRow)
+  // for operators of one input and one column input in 2-byte elements (RMSNorm's forward;
+  // its float32 one holds the weight already, kHoldShortRowColumns): where each row's output
+  // pass waits for the weight's chunks one by one, from the L2 or memory, and no other row
+  // hides the wait. On the H200, side by side, means of four rounds: bfloat16 2048x1024,
+  // 8.30 -> 7.78 us (92 registers a thread, 56 before; float16's, 55 against 40, not timed).
+  // Not LayerNorm's (weight and bias, 119 registers: 8.70 -> 10.02 us, against its staged
+  // kernel), nor add_rms_norm's (two inputs: 10.26 -> 10.31 us).
   static constexpr bool kColumnsWithRowInOneWave = Op::kColumnSums == 0 && Op::kInputs == 1 &&
                                                    Op::kColumnInputs == 1 &&
                                                    sizeof(scalar_t) == 2;

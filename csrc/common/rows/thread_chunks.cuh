@@ -19,7 +19,8 @@
 // through the pass; the launch (launch.cuh) says where that costs no blocks.
 // kColumnsWithRow: the same loads at the start of the row, before its reductions, in flight
 // with the row's own (version 4 issues those just before), where a grid's blocks all fit at
-// once and each sees one row (launch.cuh's kColumnsWithRowInOneWave).
+// once and no block follows another on a multiprocessor (launch.cuh's
+// kColumnsWithRowInOneWave).
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -113,7 +114,7 @@ struct ThreadChunks {
         if (!valid[k]) continue;
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
-        load(t, k, chunk, in_vec, column_vec);
+        load(t, k, chunk, in_vec, column_vec, kAhead && kColumnsWithRow ? ahead[k] : nullptr);
         local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
