@@ -11,6 +11,11 @@ forwards at 2048x1024, bfloat16 then float32. For Nsight Compute:
         --section Occupancy \\
         --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \\
         python benchmarks/ncu_row_forwards.py small
+
+    ncu --clock-control none --profile-from-start off --kernel-name regex:staged_kernel \\
+        --section SpeedOfLight --section WarpStateStats --section SourceCounters \\
+        --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio" \\
+        python benchmarks/ncu_row_forwards.py      # results/h200/rows/ncu_stalls_far.txt
 """
 
 import sys
