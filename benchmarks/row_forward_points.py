@@ -1,8 +1,9 @@
-"""The row operators' forwards at chosen points, timed as `torchlab bench` times them (`time_cuda`:
-the L2 flushed before each repetition, medians, graph replays where the CPU is the bound),
-with the copy bandwidth, into a JSON file: run once per build, a build in each checkout,
-to set changes side by side (`results/h200/rows/side_by_side/held_short_rows_*.json`,
-`column_prefetch_*.json` and `weights_none_layer_norm_fwd.json` merge such runs).
+"""The row operators' forwards at chosen points, timed as `torchlab bench` times them
+(`time_cuda`: the L2 flushed before each repetition, medians, graph replays where the CPU
+is the bound), with the copy bandwidth, into a JSON file: run once per build, a build in
+each checkout (or once per setting of a build switched at run time), to set changes side
+by side (`results/h200/rows/side_by_side/held_short_rows_*.json`, `column_prefetch_*.json`
+and `weights_none_layer_norm_fwd.json` merge such runs).
 
     python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights,
                                              rms_256_threads,long_two_rounds} OUT.json
