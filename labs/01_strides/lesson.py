@@ -153,8 +153,10 @@ def cost_of_strides():
     ops = extension()
     x = torch.randn(4096, 4096, dtype=torch.float64)
 
-    def best_of_each(fns, runs=5):
-        # in turn, so that a slow moment of the machine slows every one of them alike
+    def best_of_each(fns, runs=10):
+        # in turn, so that a slow moment of the machine slows every one of them alike; ten
+        # rounds, as a shared machine can run slow for seconds (CI's 2-core one once gave
+        # 255 ms against the usual 180-210 for the contiguous copy in all of five rounds)
         best = [float("inf")] * len(fns)
         for _ in range(runs):
             for k, fn in enumerate(fns):
