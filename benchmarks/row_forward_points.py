@@ -20,7 +20,7 @@ from torchlab.bench.timing import time_cuda
 from torchlab.testing import randn
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
-NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm (and "softmax")
+NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm; forward() takes "softmax" too
 POINT_SETS = {
     "small": [(op, 2048, 1024, d, True) for op in NORMS for d in DTYPES]
              + [(op, 2048, 2048, d, True) for op in ("ln", "rms") for d in DTYPES],
