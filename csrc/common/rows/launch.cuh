@@ -190,7 +190,7 @@ class Launcher {
     if (cols <= 32 * kPerThread) {
       if constexpr (kColumnsWithRowInOneWave) {
         if (launch_fitted<W, /*kStaged=*/false, 32, 4, kChunks, /*kCluster=*/false,
-                          /*kColumnsWithRow=*/true>(1, /*one_wave_only=*/true)) {
+                          /*kColumnsWithRow=*/true>(1)) {
           return true;
         }
       }
@@ -453,10 +453,11 @@ class Launcher {
     }
   }
 
-  // one_wave_only: false, launching nothing, if the grid's blocks do not all fit at once.
+  // False, launching nothing, where no block fits, or where a kColumnsWithRow kernel's grid
+  // does not fit at once (kColumnsWithRowInOneWave).
   template <int W, bool kStaged, int kRowThreads, int kRowsPerBlock, int kBlockChunks,
             bool kCluster, bool kColumnsWithRow = false>
-  bool launch_fitted(int cluster_size, bool one_wave_only = false) {
+  bool launch_fitted(int cluster_size) {
     constexpr auto kernel = fitted_kernel<W, kStaged, kRowThreads, kRowsPerBlock, kBlockChunks,
                                           kCluster, kColumnsWithRow>();
     constexpr int kShared =
@@ -496,7 +497,7 @@ class Launcher {
     }
     if (fits == 0) return false;
     const int64_t row_groups = ceil_div(t_.rows, kRowsPerBlock);  // a block's rows each
-    if (one_wave_only && row_groups > fits) return false;
+    if (kColumnsWithRow && row_groups > fits) return false;
     int64_t groups = std::min<int64_t>(row_groups, fits);
     if constexpr (kWholeGrid<kCluster>) {
       groups = std::min<int64_t>(row_groups, kMaxGridBlocks / cluster_size);

@@ -53,6 +53,7 @@ struct ThreadChunks {
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
   static constexpr bool kAhead =
       (kColumnsAhead || kColumnsWithRow) && !kHeld && Op::kColumnInputs > 0;
+  static constexpr bool kAheadWithRow = kAhead && kColumnsWithRow;
   // Whole 16-byte stores (store_vec_whole) in cluster kernels, where nvcc split the plain
   // ones into narrower stores; in blocks of more than 4 chunks a thread, where they
   // measured faster (LayerNorm's float32 forward at 32768x16384 on the H200: 88.5-90.9% of
@@ -103,7 +104,7 @@ struct ThreadChunks {
         if (valid[k]) Elements::load_columns(t, col(k), ahead[k]);
       }
     };
-    if constexpr (kAhead && kColumnsWithRow) load_ahead();
+    if constexpr (kAheadWithRow) load_ahead();
 
 #pragma unroll
     for (int round = 0; round < Op::kRounds; ++round) {
@@ -114,13 +115,13 @@ struct ThreadChunks {
         if (!valid[k]) continue;
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
-        load(t, k, chunk, in_vec, column_vec, kAhead && kColumnsWithRow ? ahead[k] : nullptr);
+        load(t, k, chunk, in_vec, column_vec, kAheadWithRow ? ahead[k] : nullptr);
         local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
     }
 
-    if constexpr (kAhead && !kColumnsWithRow) load_ahead();
+    if constexpr (kAhead && !kAheadWithRow) load_ahead();
 #pragma unroll
     for (int k = 0; k < kChunks; ++k) {
       if (!valid[k]) continue;
