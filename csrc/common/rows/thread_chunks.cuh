@@ -216,11 +216,21 @@ __device__ SlotGroup slot_group() {
   return {rank, int64_t(blockIdx.x / size), int64_t(gridDim.x / size)};
 }
 
-// No block of a cluster may leave while another can still read its shared memory.
+// No block of a cluster may leave while another can still write its shared memory. The
+// others write it only by st.async, whose bytes the block's mbarrier counted in before its
+// last reduction read them, and no block reads another's: the barrier orders no memory, so
+// its arrive is relaxed, where cluster.sync()'s would first wait for the block's stores of
+// the row's output to be performed, the block's place on the multiprocessor taken
+// meanwhile. On the H200, side by side, means of two rounds (forwards, a cluster of the
+// whole grid a row): LayerNorm float32 16384x32768 73.7% -> 83.3% of the copy, softmax
+// float32 4096x131072 86.6% -> 91.7%.
 template <bool kCluster>
 __device__ void leave_cluster() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if constexpr (kCluster) cooperative_groups::this_cluster().sync();
+  if constexpr (kCluster) {
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+  }
 #endif
 }
 
