@@ -32,6 +32,14 @@ __device__ __forceinline__ uint32_t cluster_address(const void* local, unsigned 
                : "r"(static_cast<uint32_t>(__cvta_generic_to_shared(local))), "r"(rank));
   return remote;
 }
+
+// Every thread of every block of the cluster meets here. The arrive is relaxed: it orders
+// none of the thread's memory operations, where a release arrive (cluster.sync()'s) would
+// first wait for them all to be performed, its stores to global memory included.
+__device__ __forceinline__ void cluster_barrier_relaxed() {
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+  asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+}
 #endif
 
 // A row spread over kRowThreads threads (threadIdx.x) of a block that holds kRowsPerBlock
@@ -79,7 +87,12 @@ struct RowReducer {
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
       }
-      cooperative_groups::this_cluster().sync();  // every block's mbarriers ready
+      // Every block's mbarriers ready: the fence above is the one a relaxed arrive needs.
+      // cluster.sync()'s release arrive issued a MEMBAR.ALL.GPU at every block's start,
+      // which a whole-grid block (a row each) paid once a row. On the H200, side by side,
+      // means of two rounds: softmax's float32 forward at 8192x65536 92.6% -> 98.5% of the
+      // copy, 2048x262144 84.6% -> 91.3%; LayerNorm's at 16384x32768 83.7% -> 82.7%.
+      cluster_barrier_relaxed();
 #endif
     }
   }

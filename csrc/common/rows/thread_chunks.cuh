@@ -227,10 +227,7 @@ __device__ SlotGroup slot_group() {
 template <bool kCluster>
 __device__ void leave_cluster() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if constexpr (kCluster) {
-    asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
-    asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
-  }
+  if constexpr (kCluster) cluster_barrier_relaxed();
 #endif
 }
 
