@@ -33,9 +33,10 @@ __device__ __forceinline__ uint32_t cluster_address(const void* local, unsigned 
   return remote;
 }
 
-// Every thread of every block of the cluster meets here. The arrive is relaxed: it orders
-// none of the thread's memory operations, where a release arrive (cluster.sync()'s) would
-// first wait for them all to be performed, its stores to global memory included.
+// Every thread of every block of the cluster meets here, a warp's threads together
+// (.aligned). The arrive is relaxed: it orders none of the thread's memory operations,
+// where a release arrive (cluster.sync()'s) would first wait for them all to be performed,
+// its stores to global memory included. The wait keeps its default acquire semantics.
 __device__ __forceinline__ void cluster_barrier_relaxed() {
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
   asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");

@@ -216,14 +216,14 @@ __device__ SlotGroup slot_group() {
   return {rank, int64_t(blockIdx.x / size), int64_t(gridDim.x / size)};
 }
 
-// No block of a cluster may leave while another can still write its shared memory. The
-// others write it only by st.async, whose bytes the block's mbarrier counted in before its
-// last reduction read them, and no block reads another's: the barrier orders no memory, so
-// its arrive is relaxed, where cluster.sync()'s would first wait for the block's stores of
-// the row's output to be performed, the block's place on the multiprocessor taken
-// meanwhile. On the H200, side by side, means of two rounds (forwards, a cluster of the
-// whole grid a row): LayerNorm float32 16384x32768 73.7% -> 83.3% of the copy, softmax
-// float32 4096x131072 86.6% -> 91.7%.
+// No block of a cluster leaves before every block has had its last totals: each arrives
+// once its last reduction's mbarrier has counted them all in, so when the wait returns no
+// st.async is in flight to or from any block. The barrier orders no memory (no block reads
+// another's shared memory), so its arrive is relaxed, where cluster.sync()'s would first
+// wait for the block's stores of the row's output to be performed, its place on the
+// multiprocessor taken meanwhile. On the H200, side by side, means of two rounds (forwards
+// of a row a cluster, the whole grid): LayerNorm float32 16384x32768 73.7% -> 83.3% of the
+// copy, softmax float32 4096x131072 86.6% -> 91.7%.
 template <bool kCluster>
 __device__ void leave_cluster() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
