@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 namespace torchlab::rows {
 
@@ -63,10 +64,22 @@ C10_HOST_DEVICE inline acc_t identity(Reduce kind) {
   return kind == Reduce::Sum ? acc_t(0) : -std::numeric_limits<acc_t>::infinity();
 }
 
-// Max keeps a NaN (fmax would drop it), so a row with a NaN gives NaN, as in PyTorch.
+// Max keeps a NaN (fmax would drop it), so a row with a NaN gives NaN, as in PyTorch. On
+// the GPU, float32's is one instruction (max.NaN, from sm_80), where the comparisons took
+// three (softmax's bfloat16 cluster kernel: 229 FSETP and 114 FSEL became 115 FMNMX, 2216
+// instructions 1992). On the H200, side by side, softmax's forward: bfloat16 8192x65536
+// 92.7% of the copy -> 97.4%, 4096x131072 87.8% -> 96.4%, 2048x262144 82.2% -> 88.4%;
+// float32 2048x262144 91.7% -> 94.5%.
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t combine(Reduce kind, acc_t a, acc_t b) {
   if (kind == Reduce::Sum) return a + b;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<acc_t, float>) {
+    float m;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(m) : "f"(a), "f"(b));
+    return m;
+  }
+#endif
   return (a > b || a != a) ? a : b;
 }
 

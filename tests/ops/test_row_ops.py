@@ -200,6 +200,26 @@ def test_softmax_of_long_rows_with_masked_stretches(device, dtype, cols):
 
 
 @pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("cols", [7, 1000, 4099, 16384, 65536, 262144])
+def test_softmax_of_rows_with_a_nan_anywhere(device, dtype, cols):
+    # The row max keeps a NaN from whichever thread, block or cluster block holds it: its
+    # row is all NaN, the others untouched.
+    import torchlab
+    x = randn((4, cols), dtype, device)
+    nan_cols = [int(torch.randint(cols, ())), int(torch.randint(1, cols, ()))]
+    x[1, nan_cols[0]] = float("nan")
+    x[2, nan_cols[1]] = float("nan")
+    x[2, 0] = float("inf")  # and a NaN beside an infinity
+    for fn, native in ((torchlab.softmax, torch.softmax),
+                       (torchlab.log_softmax, torch.log_softmax)):
+        out = fn(x, -1)
+        assert out[[1, 2]].isnan().all(), f"{fn.__name__}: NaN at columns {nan_cols}"
+        assert_close_to_reference(out[[0, 3]], native(x[[0, 3]].double(), -1), dtype,
+                                  name=fn.__name__)
+
+
+@pytest.mark.parametrize("device", devices())
 def test_layer_norm_over_two_dimensions_without_parameters(device):
     import torchlab
     x = randn((3, 4, 5, 6), torch.float32, device, requires_grad=True)
