@@ -101,7 +101,7 @@ struct ThreadChunks {
     const auto load_ahead = [&] {
 #pragma unroll
       for (int k = 0; k < kChunks; ++k) {
-        if (valid[k]) Elements::load_columns(t, col(k), ahead[k]);
+        if (valid[k]) Elements::load_present_columns(t, col(k), ahead[k]);
       }
     };
     if constexpr (kAheadWithRow) load_ahead();
@@ -116,7 +116,7 @@ struct ThreadChunks {
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
         load(t, k, chunk, in_vec, column_vec, kAheadWithRow ? ahead[k] : nullptr);
-        local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
+        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
     }
@@ -129,7 +129,7 @@ struct ThreadChunks {
       V column_vec[kMaxColumnInputs];
       V out_vec[kMaxOutputs];
       load(t, k, chunk, in_vec, column_vec, kAhead ? ahead[k] : nullptr);
-      Elements::output(row_op, t, in_vec, column_vec, out_vec,
+      Elements::output(row_op, in_vec, column_vec, out_vec,
                        [&](int i, int j, acc_t term) { column_sums[i][k][j] += term; });
 #pragma unroll
       for (int i = 0; i < Op::kOutputs; ++i) {
@@ -171,16 +171,20 @@ struct ThreadChunks {
 
  private:
   // Input i's chunk k into in_vec[i]; the column inputs' chunk k into column_vec, from
-  // held_columns, from `loaded` (the ones loaded ahead) or from memory.
+  // held_columns (filled at construction), from `loaded` (the ones loaded ahead, filled
+  // here: VectorElements::load_present_columns) or from memory.
   template <typename Chunk>
   __device__ void load(const Tensors<scalar_t>& t, int k, Chunk& chunk, V* in_vec,
                        V* column_vec, const V* loaded = nullptr) const {
 #pragma unroll
     for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = chunk(i, k);
-    if constexpr (kHeld) loaded = held_columns[k];
-    if (loaded != nullptr) {
+    if constexpr (kHeld) {
+#pragma unroll
+      for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = held_columns[k][i];
+    } else if (loaded != nullptr) {
 #pragma unroll
       for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = loaded[i];
+      Elements::fill_missing_columns(t, column_vec);
     } else {
       Elements::load_columns(t, col(k), column_vec);
     }

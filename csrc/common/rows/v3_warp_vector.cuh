@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kV3Threads)
         V column_vec[kMaxColumnInputs];
         for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
         Elements::load_columns(t, c, column_vec);
-        local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
+        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
       }
       row_op.end_round(round, reducer.reduce(local, kind));
     }
@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kV3Threads)
       V out_vec[kMaxOutputs];
       for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
       Elements::load_columns(t, c, column_vec);
-      Elements::output(row_op, t, in_vec, column_vec, out_vec,
+      Elements::output(row_op, in_vec, column_vec, out_vec,
                        [&](int i, int j, acc_t term) { partial[i * t.cols + c + j] += term; });
       for (int i = 0; i < Op::kOutputs; ++i) store_vec_whole(p.out[i] + c, out_vec[i]);
     }

@@ -163,7 +163,7 @@ __global__ void __launch_bounds__(kStreamThreads)
       stream(p, keep, [&](int m, int64_t, const V* in_vec) {
         V column_vec[kMaxColumnInputs];
         load_columns(m, column_vec);
-        local = Elements::reduce(row_op, round, local, t, in_vec, column_vec);
+        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
       });
       row_op.end_round(round, reducer.reduce(local, kind));
     }
@@ -171,7 +171,7 @@ __global__ void __launch_bounds__(kStreamThreads)
       V column_vec[kMaxColumnInputs];
       V out_vec[kMaxOutputs];
       load_columns(m, column_vec);
-      Elements::output(row_op, t, in_vec, column_vec, out_vec, [](int, int, acc_t) {});
+      Elements::output(row_op, in_vec, column_vec, out_vec, [](int, int, acc_t) {});
 #pragma unroll
       for (int i = 0; i < Op::kOutputs; ++i) store_vec_hinted<W>(p.out[i] + c, out_vec[i], drop);
     });
