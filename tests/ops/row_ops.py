@@ -85,12 +85,13 @@ ROW_OPS = {
 def reference_gradients(op: RowOp, inputs: dict[str, Tensor],
                         grad_outputs: tuple[Tensor, ...],
                         outputs: tuple[Tensor, ...] | None = None) -> dict[str, Tensor]:
-    """The float64 gradients of every input, given the outputs' gradients (and the
-    operator's own outputs, for backward_from_outputs)."""
+    """The float64 gradients of every input but those passed as None, given the outputs'
+    gradients (and the operator's own outputs, for backward_from_outputs)."""
     if op.backward_from_outputs is not None and outputs is not None:
         return dict(zip(inputs, op.backward_from_outputs(outputs, grad_outputs)))
-    leaves = {k: v.detach().requires_grad_() for k, v in inputs.items()}
+    leaves = {k: None if v is None else v.detach().requires_grad_() for k, v in inputs.items()}
     outputs = op.reference(**leaves)
-    grads = torch.autograd.grad(outputs, list(leaves.values()),
+    present = {k: v for k, v in leaves.items() if v is not None}
+    grads = torch.autograd.grad(outputs, list(present.values()),
                                 [g.double() for g in grad_outputs])
-    return dict(zip(leaves, grads))
+    return dict(zip(present, grads))

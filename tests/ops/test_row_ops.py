@@ -51,17 +51,19 @@ def test_forward_and_backward_match_reference(device, op_name, dtype, shape):
     _check_forward_and_backward(op_name, dtype, shape, device)
 
 
-def _check_forward_and_backward(op_name, dtype, shape, device):
+def _check_forward_and_backward(op_name, dtype, shape, device, missing=()):
     op = ROW_OPS[op_name]
     inputs = op.make_inputs(shape, dtype, device, requires_grad=True)
+    inputs.update(dict.fromkeys(missing))  # parameters passed as None
     outputs = _check(op, inputs, device, dtype)
     if 0 in shape:
         return
+    present = {name: t for name, t in inputs.items() if t is not None}
     grad_outputs = tuple(randn(o.shape, dtype, device) for o in outputs)
     with poisoned_outputs():
-        grads = torch.autograd.grad(outputs, list(inputs.values()), grad_outputs)
+        grads = torch.autograd.grad(outputs, list(present.values()), grad_outputs)
     expected = reference_gradients(op, inputs, grad_outputs, outputs)
-    for (name, got) in zip(inputs, grads):
+    for (name, got) in zip(present, grads):
         if shape[-1] == 1 and op.parameters and name in op.inputs:
             # A norm over one element: grad_x is a difference of terms of size g w rstd
             # (rstd up to 1/sqrt(eps)) that cancel, to 0 for layer_norm; rounding leaves a
@@ -71,6 +73,21 @@ def _check_forward_and_backward(op_name, dtype, shape, device):
             assert bool((error <= RTOL[dtype] * terms + ATOL[dtype]).all()), (name, error.max())
             continue
         assert_close_to_reference(got, expected[name], dtype, name=f"{op_name} grad {name}")
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("op_name, missing", [("layer_norm", ("weight",)),
+                                              ("layer_norm", ("bias",)),
+                                              ("layer_norm", ("weight", "bias")),
+                                              ("rms_norm", ("weight",))], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[-1] > 1], ids=str)
+def test_missing_parameters_match_reference(device, op_name, missing, dtype, shape):
+    # A missing weight reads as ones, a missing bias as zeros, in every launch
+    # configuration (the kernels fill the vectors of a missing one).
+    if device == "cuda" and dtype == torch.float64:
+        pytest.skip("float64 runs on the CPU")
+    _check_forward_and_backward(op_name, dtype, shape, device, missing)
 
 
 @pytest.mark.parametrize("device", devices())
@@ -203,8 +220,8 @@ def test_softmax_of_long_rows_with_masked_stretches(device, dtype, cols):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("cols", [7, 1000, 4099, 16384, 65536, 262144])
 def test_softmax_of_rows_with_a_nan_anywhere(device, dtype, cols):
-    # The row max keeps a NaN from whichever thread, block or cluster block holds it: its
-    # row is all NaN, the others untouched.
+    # A NaN poisons its whole row, from whichever thread, block or cluster block holds it
+    # (rows of a warp's vectors to clusters of 16 blocks), and only its row.
     import torchlab
     x = randn((4, cols), dtype, device)
     nan_cols = [int(torch.randint(cols, ())), int(torch.randint(1, cols, ()))]
