@@ -13,7 +13,9 @@
 //   using scalar_t, acc_t             the tensors' dtype and the one it computes in
 //   kInputs, kOutputs                 [rows, cols] tensors read and written (<= kMax...)
 //   kColumnInputs                     [cols] tensors read (weight, bias); a missing one
-//                                     (nullptr) reads as column_default(i)
+//                                     (nullptr) reads as column_default(i), a value
+//                                     exact in scalar_t (the CUDA kernels fill
+//                                     vectors of scalar_t with it)
 //   kRowInputs, kRowOutputs           [rows] float tensors read (mean, rstd) and written
 //   kColumnSums                       [cols] sums over all rows (grad_weight, grad_bias)
 //   kRounds                           reductions over the row, 0 to 2
@@ -64,12 +66,12 @@ C10_HOST_DEVICE inline acc_t identity(Reduce kind) {
   return kind == Reduce::Sum ? acc_t(0) : -std::numeric_limits<acc_t>::infinity();
 }
 
-// Max keeps a NaN (fmax would drop it), so a row with a NaN gives NaN, as in PyTorch. On
-// the GPU, float32's is one instruction (max.NaN, from sm_80), where the comparisons took
-// three (softmax's bfloat16 cluster kernel: 229 FSETP and 114 FSEL became 115 FMNMX, 2216
-// instructions 1992). On the H200, side by side, softmax's forward: bfloat16 8192x65536
-// 92.7% of the copy -> 97.4%, 4096x131072 87.8% -> 96.4%, 2048x262144 82.2% -> 88.4%;
-// float32 2048x262144 91.7% -> 94.5%.
+// Max keeps a NaN, as PyTorch's max does (fmax would drop it). On the GPU, float32's is
+// one instruction (max.NaN, from sm_80), where the comparisons took three (softmax's
+// bfloat16 cluster kernel: 229 FSETP and 114 FSEL became 115 FMNMX, 2216 instructions ->
+// 1992). On the H200, side by side, softmax's forward: bfloat16 8192x65536 92.7% of the
+// copy -> 97.4%, 4096x131072 87.8% -> 96.3%, 2048x262144 82.2% -> 88.4%; float32
+// 2048x262144 91.7% -> 94.5%.
 template <typename acc_t>
 C10_HOST_DEVICE inline acc_t combine(Reduce kind, acc_t a, acc_t b) {
   if (kind == Reduce::Sum) return a + b;

@@ -33,18 +33,18 @@ struct VectorElements {
         Words words = *reinterpret_cast<const Words*>(&fill);
         if (t.column_in[i]) words = *reinterpret_cast<const Words*>(t.column_in[i] + col);
         column_vec[i] = *reinterpret_cast<const V*>(&words);
-      } else {
+      } else {  // a single 2-byte element (version 3's rows of odd lengths)
         column_vec[i] = t.column_in[i] ? load_vec<W>(t.column_in[i] + col) : filled(i);
       }
     }
   }
 
   // For vectors loaded for a row ahead of their use (ThreadChunks' ahead columns): the
-  // present column inputs' vectors at `col`, the missing ones' left as they are, until
+  // present column inputs' vectors at `col`, the missing ones' left unset until
   // fill_missing_columns() just before they are used. Filled at the load, nvcc split the
   // 2-byte elements apart there, waiting for the loads' data to do it, and issued the
-  // last chunk's load only after (RMSNorm's bfloat16 forward at 2048x1024, ThreadChunks'
-  // kColumnsWithRow: 7.6 -> 8.4 us on the H200).
+  // last chunk's load only after: RMSNorm's bfloat16 forward at 2048x1024 (ThreadChunks'
+  // kColumnsWithRow) took 8.5 us where it takes 7.6 on the H200.
   static __device__ __forceinline__ void load_present_columns(const Tensors<scalar_t>& t,
                                                               int64_t col, V* column_vec) {
 #pragma unroll
@@ -53,6 +53,7 @@ struct VectorElements {
     }
   }
 
+  // The missing column inputs' vectors of load_present_columns(), filled.
   static __device__ __forceinline__ void fill_missing_columns(const Tensors<scalar_t>& t,
                                                               V* column_vec) {
 #pragma unroll
