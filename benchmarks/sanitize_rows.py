@@ -14,9 +14,10 @@ from torchlab.ops.softmax import softmax_ladder
 
 # A warp a row, 64 to 512 threads a row, clusters of 2 to 8, version 6's streamed rows
 # (32768 to 65536 2-byte elements), version 3's fallback (odd lengths, and rows longer than
-# a cluster holds), and ragged row counts.
-SHAPES = ((1, 1), (5, 13), (7, 1000), (3, 2000), (3, 4099), (5, 4096), (3, 16384), (2, 32768),
-          (3, 45000), (2, 65536), (1, 131072), (1, 262144))
+# a cluster holds), ragged row counts, and rows that fill their blocks' chunks exactly (the
+# kernels that check no chunk) in blocks of 2 or 4 rows whose last rows lie past the end.
+SHAPES = ((1, 1), (5, 13), (6, 512), (5, 1024), (3, 2048), (7, 1000), (3, 2000), (3, 4099),
+          (5, 4096), (3, 16384), (2, 32768), (3, 45000), (2, 65536), (1, 131072), (1, 262144))
 
 for dtype in (torch.float32, torch.bfloat16, torch.float16):
     for shape in SHAPES:

@@ -19,10 +19,12 @@ DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]
 # lengths that take every launch configuration of the CUDA kernels: a warp a row (4 rows a
 # block), 64 to 512 threads a row, clusters of 2, 4 and 8 blocks, version 6's streamed rows
 # (45000: a part of a row that is not a whole number of its passes' batches), and version
-# 3's fallback (odd lengths, and rows longer than a cluster holds).
-SHAPES = [(1, 1), (1, 7), (3, 1), (5, 13), (2, 3, 40), (7, 256), (9, 1000), (3, 2000),
-          (4, 4099), (5, 4096), (3, 8192), (3, 16384), (2, 32768), (3, 45000), (2, 65536),
-          (2, 131072), (1, 262144), (0, 16)]
+# 3's fallback (odd lengths, and rows longer than a cluster holds). Rows that fill their
+# blocks' chunks exactly run kernels that check no chunk (launch.cuh's kWholeChunks): 512,
+# 1024 and 2048 take them in blocks of 2 or 4 rows whose last rows lie past the end.
+SHAPES = [(1, 1), (1, 7), (3, 1), (5, 13), (2, 3, 40), (7, 256), (6, 512), (5, 1024),
+          (3, 2048), (9, 1000), (3, 2000), (4, 4099), (5, 4096), (3, 8192), (3, 16384),
+          (2, 32768), (3, 45000), (2, 65536), (2, 131072), (1, 262144), (0, 16)]
 
 
 def _cases(device):

@@ -25,9 +25,9 @@
 
 namespace torchlab::rows {
 
-// kColumnsWithRow: as ThreadChunks'.
+// kWholeChunks: as the launch's. kColumnsWithRow: as ThreadChunks'.
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, bool kCluster,
-          bool kColumnsWithRow = false>
+          bool kWholeChunks, bool kColumnsWithRow = false>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     registers_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
@@ -49,20 +49,21 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
        first_row += group.count * kRowsPerBlock) {
     const int64_t row = first_row + threadIdx.y;
-    const bool active = row < t.rows;
+    const bool active = kRowsPerBlock == 1 || row < t.rows;  // as version 5's
     // Every load of the row first, all in flight at once; then the passes over registers.
     V in_vec[kMaxInputs][kChunks];
 #pragma unroll
     for (int k = 0; k < kChunks; ++k) {
 #pragma unroll
       for (int i = 0; i < Op::kInputs; ++i) {
-        if (active && chunks.col(k) < t.cols) {
+        if (active && (kWholeChunks || chunks.col(k) < t.cols)) {
           in_vec[i][k] = load_vec<W>(t.in[i] + row * t.cols + chunks.col(k));
         }
       }
     }
-    chunks.run_row(op, t, row, active, threadIdx.x == 0 && group.rank == 0, reducer,
-                   [&](int i, int k) { return in_vec[i][k]; });
+    chunks.template run_row<kWholeChunks>(op, t, row, active,
+                                          threadIdx.x == 0 && group.rank == 0, reducer,
+                                          [&](int i, int k) { return in_vec[i][k]; });
   }
   chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
   leave_cluster<kCluster>();

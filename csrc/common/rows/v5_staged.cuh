@@ -54,9 +54,9 @@ constexpr int kStagedSharedBytes = kStages * Op::kInputs * kChunks * kRowsPerBlo
                                    kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
 
 // kMinBlocks: blocks a multiprocessor must hold at once, which caps the registers a thread
-// (0: no cap). kColumnsAhead: as ThreadChunks'.
+// (0: no cap). kColumnsAhead: as ThreadChunks'. kWholeChunks: as the launch's.
 template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages,
-          bool kCluster, int kMinBlocks, bool kColumnsAhead>
+          bool kCluster, int kMinBlocks, bool kColumnsAhead, bool kWholeChunks>
 __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     staged_kernel(Op op, Tensors<typename Op::scalar_t> t) {
   require_cluster_support<kCluster>();
@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     for (int k = 0; k < kChunks; ++k) {
 #pragma unroll
       for (int i = 0; i < Op::kInputs; ++i) {
-        if (row < t.rows && chunks.col(k) < t.cols) {
+        if (row < t.rows && (kWholeChunks || chunks.col(k) < t.cols)) {
           copy_async_16(slot(stage, i, k), t.in[i] + row * t.cols + chunks.col(k));
         }
       }
@@ -113,8 +113,11 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     stage_row(first_row + (kStages - 1) * row_step + threadIdx.y, ahead);
     wait_copies<kStages - 1>();  // this row's copies (all but the groups after it) landed
     const int64_t row = first_row + threadIdx.y;
-    chunks.run_row(op, t, row, row < t.rows, threadIdx.x == 0 && group.rank == 0, reducer,
-                   [&](int i, int k) { return *slot(stage, i, k); });
+    // A block of one row has it whenever the loop runs: said so, nvcc tests no chunk.
+    const bool active = kRowsPerBlock == 1 || row < t.rows;
+    chunks.template run_row<kWholeChunks>(op, t, row, active,
+                                          threadIdx.x == 0 && group.rank == 0, reducer,
+                                          [&](int i, int k) { return *slot(stage, i, k); });
   }
   wait_copies<0>();  // the last, empty groups: nothing may land after the block has left
   chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
