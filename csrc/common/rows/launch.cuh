@@ -385,14 +385,17 @@ class Launcher {
   // Its clusters too (blocks of twice the chunks, 64 KB, a part of a row each), which took
   // 56-61 registers, two blocks a multiprocessor; held to 40 (a few bytes spilled), three,
   // as softmax's clusters take unheld: on the H200, bfloat16 8192x65536 64.5% -> 67.0%,
-  // float32 16384x32768 74.7% -> 76.0%, 8192x65536 66.9% -> 71.5%. Not for its single
-  // blocks of twice the chunks, which held to 40 lost (float32 rows of 16384: 90.6% ->
-  // 74.2%) or gained nothing (bfloat16 rows of 32768: 84.6% -> 84.4%); nor for the other
-  // operators, which lost up to 3 points (softmax bf16 rows of 16384).
+  // float32 16384x32768 74.7% -> 76.0%, 8192x65536 66.9% -> 71.5%. Its float32 single
+  // blocks of twice the chunks (rows of 8193 to 16384) too, at 36-40 registers where they
+  // took 44: held alone (e64ab0a's kernels), 32768x16384 85.8 / 85.5% -> 89.4 / 89.2%
+  // (held before e64ab0a, when held meant spills, they lost: 90.6% -> 74.2%). Not
+  // bfloat16's, at 40 registers unheld since its conversion by words (VectorElements), held
+  // at 38 with more instructions before that (16384x32768, 85.7 / 85.8% -> 81.8 / 81.7%);
+  // nor the other operators, which lost up to 3 points (softmax bf16 rows of 16384).
   template <int kRowThreads, int kBlockChunks, bool kCluster>
   static constexpr int kStagedMinBlocks =
       Op::kColumnInputs > 1 && kWholeGrid<kCluster> && kRowThreads == kMaxRowThreads &&
-              (kCluster || kBlockChunks == kStagedChunks)
+              (kCluster || kBlockChunks == kStagedChunks || sizeof(scalar_t) == 4)
           ? 3
           : 0;
 
