@@ -5,8 +5,9 @@ each checkout (or once per setting of a build switched at run time), to set chan
 by side (`results/h200/rows/side_by_side/held_short_rows_*.json`, `column_prefetch_*.json`
 and `weights_none_layer_norm_fwd.json` merge such runs).
 
-    python benchmarks/row_forward_points.py {small,small_1024,big,long,layer_norm_weights,
-                                             rms_256_threads,long_two_rounds} OUT.json
+    python benchmarks/row_forward_points.py {small,small_1024,big,long,mid,softmax,
+                                             layer_norm_weights,rms_256_threads,
+                                             long_two_rounds} OUT.json
 """
 
 import json
@@ -30,6 +31,9 @@ POINT_SETS = {
                                   (131072, 2048, "fp32"), (262144, 2048, "bf16"))],
     "long": [(op, 2**29 // n, n, d, True) for op in NORMS for d in DTYPES
              for n in (1024, 4096, 16384, 32768, 65536)],
+    "mid": [(op, 2**29 // n, n, d, True) for op in NORMS for d in DTYPES for n in (2048, 8192)],
+    "softmax": [("softmax", 2**29 // n, n, d, True) for d in DTYPES
+                for n in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)],
     "layer_norm_weights": [("ln", rows, cols, d, weights)
                            for rows, cols, d in ((32768, 16384, "bf16"), (16384, 32768, "bf16"),
                                                  (8192, 65536, "bf16"), (8192, 32768, "fp32"),
