@@ -88,14 +88,14 @@ struct ThreadChunks {
 
   // The operator on this thread's share of `row`; chunk(i, k) gives input i's chunk k.
   // Every thread of the block calls it (inactive ones too: the reductions hold barriers);
-  // `leader` writes the row's own outputs. kWhole: every chunk lies in the row (the launch's
-  // kWholeChunks), so none is checked.
-  template <bool kWhole, typename Reducer, typename Chunk>
+  // `leader` writes the row's own outputs. kWholeChunks: every chunk lies in the row (as
+  // the launch's), so none is checked.
+  template <bool kWholeChunks, typename Reducer, typename Chunk>
   __device__ void run_row(const Op& op, const Tensors<scalar_t>& t, int64_t row, bool active,
                           bool leader, Reducer& reducer, Chunk&& chunk) {
     bool valid[kChunks];
 #pragma unroll
-    for (int k = 0; k < kChunks; ++k) valid[k] = active && (kWhole || col(k) < t.cols);
+    for (int k = 0; k < kChunks; ++k) valid[k] = active && (kWholeChunks || col(k) < t.cols);
     Op row_op = op;
     if (active) begin_row(row_op, t, row);
     V ahead[kAhead ? kChunks : 1][kMaxColumnInputs];

@@ -113,7 +113,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     stage_row(first_row + (kStages - 1) * row_step + threadIdx.y, ahead);
     wait_copies<kStages - 1>();  // this row's copies (all but the groups after it) landed
     const int64_t row = first_row + threadIdx.y;
-    // A block of one row has it whenever the loop runs: said so, nvcc tests no chunk.
+    // A block of one row has its row whenever the loop runs (first_row < t.rows): said so,
+    // the row's test leaves every chunk's check (and, with kWholeChunks, the checks go).
     const bool active = kRowsPerBlock == 1 || row < t.rows;
     chunks.template run_row<kWholeChunks>(op, t, row, active,
                                           threadIdx.x == 0 && group.rank == 0, reducer,

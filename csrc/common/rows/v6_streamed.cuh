@@ -31,6 +31,10 @@
 // RMSNorm 66% -> 61% there, add_rms_norm 54% -> 80%.
 #pragma once
 
+#include <c10/util/BFloat16.h>
+
+#include <type_traits>
+
 #include "common/rows/thread_chunks.cuh"
 #include "common/rows/vector_elements.cuh"
 
@@ -80,19 +84,23 @@ template <typename Op, int W>
 constexpr int kStreamedSharedBytes = Op::kColumnInputs * kStreamUnroll * kStreamThreads *
                                      int(sizeof(Vec<typename Op::scalar_t, W>));
 
-// Two blocks a multiprocessor (32 registers a thread) for 2-byte operators of two streamed
-// tensors (RMSNorm's forward: x and the weight; softmax's backward: the gradient and y),
-// which took 32 until bfloat16 converted by words (VectorElements::to_acc); unheld, nvcc
-// then had a batch's four loads in flight at once, not one or two, in 45-54 registers, one
-// block a multiprocessor (on the H200, side by side: RMSNorm's bfloat16 forward at
-// 8192x65536, 88.2% of the copy -> 86.1%; softmax's forward and backward at 16384x32768,
-// 96.7% -> 92.3%; held, in another run, 86.8% -> 87.7% and 96.1% -> 96.0%). Not
-// add_rms_norm's forward, at 46 registers before, which spilled 112 bytes held to 32.
-// log_softmax's backward (55-64 registers unheld, one block) is held too and spills 192-244
-// bytes: not timed (the bench's bfloat16 tolerance fails its gradients for every provider).
+// Two blocks a multiprocessor (32 registers a thread) for bfloat16 operators of an input
+// and a column input or of two inputs (RMSNorm's forward: x and the weight; softmax's
+// backward: the gradient and y), which took 32 until bfloat16 converted by words
+// (VectorElements::to_acc); unheld, nvcc then had a batch's four loads in flight at once,
+// not one or two, in 45-54 registers, one block a multiprocessor (on the H200, side by
+// side: RMSNorm's bfloat16 forward at 8192x65536, 88.2% of the copy -> 86.1%; softmax's
+// forward and backward at 16384x32768, 96.7% -> 92.3%; held, in another run, 86.8% ->
+// 87.7% and 96.1% -> 96.0%; RMSNorm's clusters spill 12 bytes held). Not add_rms_norm's
+// forward, at 46 registers before, which spilled 112 bytes held to 32; nor float16's,
+// whose conversion did not change. log_softmax's backward (55-64 registers unheld, one
+// block) is held too and spills 192-244 bytes: not timed (the bench's bfloat16 tolerance
+// fails its gradients for every provider).
 template <typename Op>
 constexpr int kStreamMinBlocks =
-    sizeof(typename Op::scalar_t) == 2 && Op::kInputs + Op::kColumnInputs <= 2 ? 2 : 0;
+    std::is_same_v<typename Op::scalar_t, c10::BFloat16> && Op::kInputs + Op::kColumnInputs <= 2
+        ? 2
+        : 0;
 
 template <typename Op, int W, bool kCluster>
 __global__ void __launch_bounds__(kStreamThreads, kStreamMinBlocks<Op>)

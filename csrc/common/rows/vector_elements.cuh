@@ -124,8 +124,8 @@ struct VectorElements {
   // of a 32-bit word convert as the word shifted left and the word masked, an instruction
   // each; converted one by one (c10's), the high one took two (PRMT to the low half, SHF
   // back up). LayerNorm's bfloat16 forward at rows of 32768: 1392 instructions -> 1296
-  // (160 PRMT -> none), 48 -> 40 registers; measured with the unchecked chunks
-  // (launch.cuh's kWholeChunks).
+  // (160 PRMT -> none), 48 -> 40 registers (the kernel that checks its chunks; launch.cuh's
+  // kWholeChunks has the timings, measured with both).
   static __device__ __forceinline__ acc_t to_acc(const V& v, int j) {
     if constexpr (std::is_same_v<scalar_t, c10::BFloat16> && W % 2 == 0) {
       const uint32_t word = reinterpret_cast<const uint32_t*>(&v)[j / 2];
