@@ -122,6 +122,22 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _expected(spec: BenchSpec, case: Case, provider: Provider, prepared: Prepared, mode: str,
+              result: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """The reference results of a mode; with the spec's backward_from_outputs, the gradients
+    from the outputs this provider computed (returned in fwd+bwd, computed again in bwd)."""
+    if mode == "fwd" or spec.backward_from_outputs is None:
+        return prepared.reference[mode]
+    forward = prepared.reference["fwd"]
+    if mode == "fwd+bwd":
+        outputs = result[:len(forward)]
+    else:
+        outputs = _as_tuple(provider.fn(_with_grad(spec, prepared.inputs)))
+    grads = tuple(spec.backward_from_outputs(tuple(o.detach() for o in outputs),
+                                             prepared.grad_outputs, case.params))
+    return forward + grads if mode == "fwd+bwd" else grads
+
+
 def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device: str,
              provider: Provider, prepared: Prepared, ceiling: Ceilings) -> dict:
     record = {
@@ -142,10 +158,12 @@ def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device:
         record["error"] = f"failed: {_first_line(error)}"
         return record
     try:
-        expected = prepared.reference[mode]
+        expected = _expected(spec, case, provider, prepared, mode, result)
         for i, (got, ref) in enumerate(zip(result, expected, strict=True)):
             assert_close_to_reference(got, ref, dtype, name=f"output {i}")
-    except (AssertionError, ValueError) as error:  # ValueError: a missing or extra output
+    # ValueError: a missing or extra output; RuntimeError: outputs of the wrong shapes for
+    # backward_from_outputs.
+    except (AssertionError, ValueError, RuntimeError) as error:
         record["error"] = f"wrong result, not timed: {_first_line(error)}"
         return record
     del result

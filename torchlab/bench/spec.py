@@ -67,6 +67,15 @@ class BenchSpec:
     bound: str = "memory"
     # The device types it runs on (a CUDA ladder: "cuda" alone).
     devices: tuple[str, ...] = ("cpu", "cuda")
+    # For an operator whose backward reads its own outputs (softmax's y): (the outputs a
+    # provider computed, the outputs' gradients, parameters) -> the inputs' gradients in
+    # float64. The backward modes' reference then starts from the outputs each provider's
+    # backward reads, rounded to the dtype, rather than from the float64 ones: a rounding
+    # the backward amplifies is not its error (log_softmax's g - e^y sum g, with a
+    # bfloat16 y of -3 rounded by up to 2^-7: every provider, eager and compile too, missed
+    # the tolerance).
+    backward_from_outputs: Callable[[tuple[Tensor, ...], tuple[Tensor, ...],
+                                     Mapping[str, object]], tuple[Tensor, ...]] | None = None
 
 
 _SPECS: dict[str, BenchSpec] = {}

@@ -177,8 +177,20 @@ def _bench_inputs(case, dtype, device):
     return _rows.random_rows(case, dtype, device)
 
 
-for _name, _native, _fused in (("softmax", reference, softmax),
-                               ("log_softmax", log_reference, log_softmax)):
+# The backwards in float64 from a provider's own y (BenchSpec.backward_from_outputs).
+def _bench_backward(outputs, grad_outputs, params):
+    y, g = outputs[0].double(), grad_outputs[0].double()
+    return (y * (g - (g * y).sum(-1, keepdim=True)),)
+
+
+def _bench_log_backward(outputs, grad_outputs, params):
+    y, g = outputs[0].double(), grad_outputs[0].double()
+    return (g - y.exp() * g.sum(-1, keepdim=True),)
+
+
+for _name, _native, _fused, _backward in (
+        ("softmax", reference, softmax, _bench_backward),
+        ("log_softmax", log_reference, log_softmax, _bench_log_backward)):
     bench_spec.register(bench_spec.BenchSpec(
         op=_name,
         cases=lambda shapes, device: _rows.sweep_cases(shapes, device, SOFTMAX_ROW_LENGTHS),
@@ -187,6 +199,7 @@ for _name, _native, _fused in (("softmax", reference, softmax),
         native=lambda inputs, params, f=_native: f(inputs["x"]),
         versions={"": lambda inputs, params, f=_fused: f(inputs["x"])},
         bytes_moved=_bench_bytes,
+        backward_from_outputs=_backward,
     ))
 
 
