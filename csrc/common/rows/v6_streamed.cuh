@@ -94,8 +94,8 @@ constexpr int kStreamedSharedBytes = Op::kColumnInputs * kStreamUnroll * kStream
 // 87.7% and 96.1% -> 96.0%; RMSNorm's clusters spill 12 bytes held). Not add_rms_norm's
 // forward, at 46 registers before, which spilled 112 bytes held to 32; nor float16's,
 // whose conversion did not change. log_softmax's backward (55-64 registers unheld, one
-// block) is held too and spills 192-244 bytes: not timed (the bench's bfloat16 tolerance
-// fails its gradients for every provider).
+// block) is held too and spills 192-244 bytes: not timed yet (the bench's bfloat16 check
+// failed its gradients for every provider, until 7e60e02).
 template <typename Op>
 constexpr int kStreamMinBlocks =
     std::is_same_v<typename Op::scalar_t, c10::BFloat16> && Op::kInputs + Op::kColumnInputs <= 2
