@@ -1,5 +1,6 @@
-"""The benchmark runner: every provider checked against the float64 reference before it is
-timed; wrong or failing providers reported, never timed; records complete."""
+"""The benchmark runner: every provider checked against the float64 reference (gradients
+from its own outputs where the spec says so) before it is timed; wrong or failing providers
+reported, never timed; records complete."""
 
 from __future__ import annotations
 
@@ -119,6 +120,39 @@ def test_a_wrong_gradient_is_caught_when_judged_from_the_outputs():
     assert "error" not in by_mode["fwd"]
     assert by_mode["bwd"]["error"].startswith("wrong result")
     assert by_mode["fwd+bwd"]["error"].startswith("wrong result")
+
+
+def test_a_wrong_forward_is_caught_in_every_mode_when_gradients_come_from_the_outputs():
+    # y = x, with log_softmax's backward of that y: the gradient is true to the y it read,
+    # so the bwd mode must check the recorded forward itself.
+    class WrongForward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad - y.exp() * grad.sum(-1, keepdim=True)
+
+    log_softmax = one_case(spec.specs()["log_softmax"], (16, 40))
+    wrong = dataclasses.replace(
+        log_softmax, versions={"": lambda inputs, params: WrongForward.apply(inputs["x"])})
+    records = run(wrong, dtypes=["float32"], providers=["torchlab"])["records"]
+    assert {r["mode"] for r in records} == {"fwd", "bwd", "fwd+bwd"}
+    assert all(r["error"].startswith("wrong result") for r in records), records
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_gradients_from_the_outputs_are_the_float64_gradients(op):
+    s = spec.specs()[op]
+    x = torch.randn(64, 300, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(64, 300, dtype=torch.float64)
+    y = s.native({"x": x}, {})
+    (expected,) = torch.autograd.grad(y, [x], [g])
+    (got,) = s.backward_from_outputs((y.detach(),), (g,), {})
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_a_failing_provider_is_reported_and_the_run_goes_on(bias_gelu):

@@ -1,5 +1,7 @@
 """Running benchmark specs: every provider checked against the float64 reference, then
-timed, side by side, with the machine's ceilings measured in the same run.
+timed, side by side, with the machine's ceilings measured in the same run. (The gradients
+of an operator whose backward reads its own outputs are checked against float64 gradients
+from the outputs the provider computed: BenchSpec.backward_from_outputs.)
 
 For each case and dtype the inputs are made once (random, outside any timed region) and
 shared by every provider and mode. A provider whose result is wrong is reported as wrong
@@ -100,15 +102,19 @@ def prepare(spec: BenchSpec, case: Case, dtype: torch.dtype, device: str,
 
 def workload(spec: BenchSpec, provider: Provider, prepared: Prepared,
              mode: str) -> Callable[[], tuple[Tensor, ...]]:
-    """The work timed for a mode; what it returns is checked against the reference."""
+    """The work timed for a mode; what it returns is checked against the reference (and,
+    in bwd, the forward's outputs it reads: its ``forward_outputs``)."""
     if mode == "fwd":
         return lambda: _as_tuple(provider.fn(prepared.inputs))
     inputs = _with_grad(spec, prepared.inputs)
     wrt = [inputs[k] for k in spec.differentiable]
     if mode == "bwd":  # the forward is recorded once, outside the timed region
         outputs = _as_tuple(provider.fn(inputs))
-        return lambda: torch.autograd.grad(outputs, wrt, prepared.grad_outputs,
-                                           retain_graph=True)
+
+        def backward():
+            return torch.autograd.grad(outputs, wrt, prepared.grad_outputs, retain_graph=True)
+        backward.forward_outputs = tuple(o.detach() for o in outputs)  # what it reads
+        return backward
 
     def forward_backward():
         outputs = _as_tuple(provider.fn(inputs))
@@ -122,17 +128,22 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _expected(spec: BenchSpec, case: Case, provider: Provider, prepared: Prepared, mode: str,
+def _expected(spec: BenchSpec, case: Case, prepared: Prepared, mode: str, dtype: torch.dtype,
+              fn: Callable[[], tuple[Tensor, ...]],
               result: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     """The reference results of a mode; with the spec's backward_from_outputs, the gradients
-    from the outputs this provider computed (returned in fwd+bwd, computed again in bwd)."""
+    from the outputs the provider's backward read: returned in fwd+bwd (and checked with
+    the gradients), the recorded forward's in bwd (checked here: a wrong forward with a
+    backward true to it would pass otherwise)."""
     if mode == "fwd" or spec.backward_from_outputs is None:
         return prepared.reference[mode]
     forward = prepared.reference["fwd"]
     if mode == "fwd+bwd":
         outputs = result[:len(forward)]
     else:
-        outputs = _as_tuple(provider.fn(_with_grad(spec, prepared.inputs)))
+        outputs = fn.forward_outputs
+        for i, (got, ref) in enumerate(zip(outputs, forward, strict=True)):
+            assert_close_to_reference(got, ref, dtype, name=f"forward output {i}")
     grads = tuple(spec.backward_from_outputs(tuple(o.detach() for o in outputs),
                                              prepared.grad_outputs, case.params))
     return forward + grads if mode == "fwd+bwd" else grads
@@ -158,12 +169,10 @@ def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device:
         record["error"] = f"failed: {_first_line(error)}"
         return record
     try:
-        expected = _expected(spec, case, provider, prepared, mode, result)
+        expected = _expected(spec, case, prepared, mode, dtype, fn, result)
         for i, (got, ref) in enumerate(zip(result, expected, strict=True)):
             assert_close_to_reference(got, ref, dtype, name=f"output {i}")
-    # ValueError: a missing or extra output; RuntimeError: outputs of the wrong shapes for
-    # backward_from_outputs.
-    except (AssertionError, ValueError, RuntimeError) as error:
+    except (AssertionError, ValueError) as error:  # ValueError: a missing or extra output
         record["error"] = f"wrong result, not timed: {_first_line(error)}"
         return record
     del result

@@ -5,8 +5,9 @@ A spec says, for its operator:
   a full sweep, each for the GPU and for the CPU;
 - how to make random inputs for a case, and which of them take gradients;
 - the native PyTorch expression (the ``eager`` provider, and the one ``compile`` compiles;
-  run in float64 it is also the reference) and torchlab's operator, with each version of
-  its ladder if it has one;
+  run in float64 it is also the reference, but for the gradients of an operator whose
+  backward reads its outputs: ``backward_from_outputs``) and torchlab's operator, with each
+  version of its ladder if it has one;
 - the minimum bytes each mode must move (each input read once, each output written once)
   and/or the FLOPs it must do.
 

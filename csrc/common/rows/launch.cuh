@@ -441,21 +441,23 @@ class Launcher {
   static constexpr bool kColumnsAhead =
       Op::kColumnSums == 0 && 2 * kShared > kSharedPerMultiprocessor;
 
-  // Rows that fill their blocks' chunks exactly (where versions 5, and 4 up to 128 threads a row,
-  // take them: powers of two from 512 float32 or 1024 2-byte elements) run kernels of kWholeChunks,
-  // which check no chunk against the row's end: each check was a branch around the chunk's work in
-  // every pass (BSSY, BRA, BSYNC and the test). LayerNorm's bfloat16 forward at rows of 32768: 1272
-  // instructions -> 1040; its clusters, 1800 -> 1680. With bfloat16's conversion by words
-  // (VectorElements::to_acc), side by side on the H200, forwards: LayerNorm bfloat16 32768x16384 /
-  // 16384x32768 / 8192x65536, 87.4 / 81.6 / 76.4% of the copy -> 90.9 / 85.7 / 85.7%, float32 (its
-  // rows of 16384 held to three blocks too, kStagedMinBlocks) 86.9 / 86.2 / 84.1% -> 90.5 / 89.4 /
-  // 86.8%; softmax bfloat16 8192x65536 / 4096x131072 / 2048x262144, 92.0 / 87.1 / 89.2% -> 97.5 /
-  // 94.5 / 96.4%. Not the operators with column sums (the norms' backwards), whose kernels took
-  // more registers unchecked (LayerNorm's bfloat16 one at rows of 8192, 128 -> 146, one block a
-  // multiprocessor where two fit; float32 clusters 64 -> 100) or spilled; nor version 4's rows of
-  // 256 threads or more, for their registers too (softmax's bfloat16 forward at rows of 8192: 64
-  // where 40, four blocks a multiprocessor where six fit), though the time did not tell them apart
-  // (98.9% of the copy -> 97.4% unchecked in one run, 94.5% -> 97.0% checked in another).
+  // Rows that fill their blocks' chunks exactly (where version 5, and version 4 up to 128
+  // threads a row, take them: powers of two from 512 float32 or 1024 2-byte elements) run
+  // kernels of kWholeChunks, which check no chunk against the row's end: each check was a
+  // branch around the chunk's work in every pass (BSSY, BRA, BSYNC and the test).
+  // LayerNorm's bfloat16 forward at rows of 32768: 1272 instructions -> 1040; its clusters,
+  // 1800 -> 1680. With bfloat16's conversion by words (VectorElements::to_acc), side by
+  // side on the H200, forwards: LayerNorm bfloat16 32768x16384 / 16384x32768 / 8192x65536,
+  // 87.4 / 81.6 / 76.4% of the copy -> 90.9 / 85.7 / 85.7%, float32 (its rows of 16384 held
+  // to three blocks too, kStagedMinBlocks) 86.9 / 86.2 / 84.1% -> 90.5 / 89.4 / 86.8%;
+  // softmax bfloat16 8192x65536 / 4096x131072 / 2048x262144, 92.0 / 87.1 / 89.2% -> 97.5 /
+  // 94.5 / 96.4%. Not the operators with column sums (the norms' backwards), whose kernels
+  // took more registers unchecked (LayerNorm's bfloat16 one at rows of 8192, 128 -> 146,
+  // one block a multiprocessor where two fit; float32 clusters 64 -> 100) or spilled; nor
+  // version 4's rows of 256 threads or more, for their registers too (softmax's bfloat16
+  // forward at rows of 8192: 64 where 40, four blocks a multiprocessor where six fit),
+  // though the time did not tell them apart (98.9% of the copy -> 97.4% unchecked in one
+  // run, 94.5% -> 97.0% checked in another).
   template <bool kStaged, int kRowThreads>
   static constexpr bool kWholeChunkKernels =
       Op::kColumnSums == 0 && (kStaged || kRowThreads <= 128);

@@ -90,12 +90,12 @@ constexpr int kStreamedSharedBytes = Op::kColumnInputs * kStreamUnroll * kStream
 // (VectorElements::to_acc); unheld, nvcc then had a batch's four loads in flight at once,
 // not one or two, in 45-54 registers, one block a multiprocessor (on the H200, side by
 // side: RMSNorm's bfloat16 forward at 8192x65536, 88.2% of the copy -> 86.1%; softmax's
-// forward and backward at 16384x32768, 96.7% -> 92.3%; held, in another run, 86.8% ->
-// 87.7% and 96.1% -> 96.0%; RMSNorm's clusters spill 12 bytes held). Not add_rms_norm's
-// forward, at 46 registers before, which spilled 112 bytes held to 32; nor float16's,
-// whose conversion did not change. log_softmax's backward (55-64 registers unheld, one
-// block) is held too and spills 192-244 bytes: not timed yet (the bench's bfloat16 check
-// failed its gradients for every provider, until 7e60e02).
+// forward+backward (its backward's kernel) at 16384x32768, 96.7% -> 92.3%; held, in another
+// run, 86.8% -> 87.7% and 96.1% -> 96.0%; RMSNorm's clusters spill 12 bytes held). Not
+// add_rms_norm's forward, at 46 registers before, which spilled 112 bytes held to 32; nor
+// float16's, whose conversion did not change. log_softmax's backward (55-64 registers
+// unheld, one block) is held too and spills 192-244 bytes: not timed yet (the bench's
+// bfloat16 check failed its gradients for every provider, until 7e60e02).
 template <typename Op>
 constexpr int kStreamMinBlocks =
     std::is_same_v<typename Op::scalar_t, c10::BFloat16> && Op::kInputs + Op::kColumnInputs <= 2
