@@ -21,6 +21,8 @@
 // with the row's own (version 4 issues those just before), where a grid's blocks all fit at
 // once and no block follows another on a multiprocessor (launch.cuh's
 // kColumnsWithRowInOneWave).
+// kWholeChunks: every chunk lies in the row (the launch's kWholeChunks), so none is checked
+// against the row's end.
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -43,7 +45,7 @@ constexpr bool kHoldShortRowColumns =
     Op::kColumnSums == 0 && kRowThreads <= 64 && sizeof(typename Op::scalar_t) == 4;
 
 template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
-          bool kColumnsAhead = false, bool kColumnsWithRow = false>
+          bool kColumnsAhead = false, bool kColumnsWithRow = false, bool kWholeChunks = false>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
@@ -86,16 +88,20 @@ struct ThreadChunks {
 
   __device__ int64_t col(int k) const { return first_col + k * chunk_stride; }
 
+  // Whether chunk k lies in the row (always, with kWholeChunks).
+  __device__ bool in_row(const Tensors<scalar_t>& t, int k) const {
+    return kWholeChunks || col(k) < t.cols;
+  }
+
   // The operator on this thread's share of `row`; chunk(i, k) gives input i's chunk k.
   // Every thread of the block calls it (inactive ones too: the reductions hold barriers);
-  // `leader` writes the row's own outputs. kWholeChunks: every chunk lies in the row (as
-  // the launch's), so none is checked.
-  template <bool kWholeChunks, typename Reducer, typename Chunk>
+  // `leader` writes the row's own outputs.
+  template <typename Reducer, typename Chunk>
   __device__ void run_row(const Op& op, const Tensors<scalar_t>& t, int64_t row, bool active,
                           bool leader, Reducer& reducer, Chunk&& chunk) {
     bool valid[kChunks];
 #pragma unroll
-    for (int k = 0; k < kChunks; ++k) valid[k] = active && (kWholeChunks || col(k) < t.cols);
+    for (int k = 0; k < kChunks; ++k) valid[k] = active && in_row(t, k);
     Op row_op = op;
     if (active) begin_row(row_op, t, row);
     V ahead[kAhead ? kChunks : 1][kMaxColumnInputs];

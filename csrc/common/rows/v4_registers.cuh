@@ -42,9 +42,10 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   // Blocks with column sums loop over many rows: the weight is held across them (and, in
   // short float32 rows, with the row: kHoldShortRowColumns).
   constexpr bool kHoldColumns = Op::kColumnSums > 0 || kHoldShortRowColumns<Op, kRowThreads>;
-  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, false, kColumnsWithRow> chunks(
-      t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
-      int64_t(kRowThreads) * W);
+  using Chunks =
+      ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, false, kColumnsWithRow, kWholeChunks>;
+  Chunks chunks(t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
+                int64_t(kRowThreads) * W);
 
   for (int64_t first_row = group.index * kRowsPerBlock; first_row < t.rows;
        first_row += group.count * kRowsPerBlock) {
@@ -56,14 +57,13 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
     for (int k = 0; k < kChunks; ++k) {
 #pragma unroll
       for (int i = 0; i < Op::kInputs; ++i) {
-        if (active && (kWholeChunks || chunks.col(k) < t.cols)) {
+        if (active && chunks.in_row(t, k)) {
           in_vec[i][k] = load_vec<W>(t.in[i] + row * t.cols + chunks.col(k));
         }
       }
     }
-    chunks.template run_row<kWholeChunks>(op, t, row, active,
-                                          threadIdx.x == 0 && group.rank == 0, reducer,
-                                          [&](int i, int k) { return in_vec[i][k]; });
+    chunks.run_row(op, t, row, active, threadIdx.x == 0 && group.rank == 0, reducer,
+                   [&](int i, int k) { return in_vec[i][k]; });
   }
   chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
   leave_cluster<kCluster>();

@@ -77,9 +77,10 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
   constexpr bool kHoldColumns = kHoldShortRowColumns<Op, kRowThreads>;
-  ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, kColumnsAhead> chunks(
-      t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
-      int64_t(kRowThreads) * W);
+  using Chunks =
+      ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, kColumnsAhead, false, kWholeChunks>;
+  Chunks chunks(t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
+                int64_t(kRowThreads) * W);
 
   // This thread's slot for input i, chunk k, in a stage: [stage][input][chunk][y][x].
   V* const slots = reinterpret_cast<V*>(staged_shared);
@@ -93,7 +94,7 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     for (int k = 0; k < kChunks; ++k) {
 #pragma unroll
       for (int i = 0; i < Op::kInputs; ++i) {
-        if (row < t.rows && (kWholeChunks || chunks.col(k) < t.cols)) {
+        if (row < t.rows && chunks.in_row(t, k)) {
           copy_async_16(slot(stage, i, k), t.in[i] + row * t.cols + chunks.col(k));
         }
       }
@@ -116,9 +117,8 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
     // A block of one row has its row whenever the loop runs (first_row < t.rows): said so,
     // the row's test leaves every chunk's check (and, with kWholeChunks, the checks go).
     const bool active = kRowsPerBlock == 1 || row < t.rows;
-    chunks.template run_row<kWholeChunks>(op, t, row, active,
-                                          threadIdx.x == 0 && group.rank == 0, reducer,
-                                          [&](int i, int k) { return *slot(stage, i, k); });
+    chunks.run_row(op, t, row, active, threadIdx.x == 0 && group.rank == 0, reducer,
+                   [&](int i, int k) { return *slot(stage, i, k); });
   }
   wait_copies<0>();  // the last, empty groups: nothing may land after the block has left
   chunks.write_column_partials(t, group.index * kRowsPerBlock + threadIdx.y);
