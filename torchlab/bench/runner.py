@@ -142,11 +142,16 @@ def _expected(spec: BenchSpec, case: Case, prepared: Prepared, mode: str, dtype:
         outputs = result[:len(forward)]
     else:
         outputs = fn.forward_outputs
-        for i, (got, ref) in enumerate(zip(outputs, forward, strict=True)):
-            assert_close_to_reference(got, ref, dtype, name=f"forward output {i}")
-    grads = tuple(spec.backward_from_outputs(tuple(o.detach() for o in outputs),
-                                             prepared.grad_outputs, case.params))
+        _assert_all_close(outputs, forward, dtype, "forward output")
+    # Detached already: by forward_backward, or as forward_outputs.
+    grads = tuple(spec.backward_from_outputs(outputs, prepared.grad_outputs, case.params))
     return forward + grads if mode == "fwd+bwd" else grads
+
+
+def _assert_all_close(results: tuple[Tensor, ...], expected: tuple[Tensor, ...],
+                      dtype: torch.dtype, name: str) -> None:
+    for i, (got, ref) in enumerate(zip(results, expected, strict=True)):
+        assert_close_to_reference(got, ref, dtype, name=f"{name} {i}")
 
 
 def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device: str,
@@ -169,9 +174,8 @@ def _measure(spec: BenchSpec, case: Case, dtype: torch.dtype, mode: str, device:
         record["error"] = f"failed: {_first_line(error)}"
         return record
     try:
-        expected = _expected(spec, case, prepared, mode, dtype, fn, result)
-        for i, (got, ref) in enumerate(zip(result, expected, strict=True)):
-            assert_close_to_reference(got, ref, dtype, name=f"output {i}")
+        _assert_all_close(result, _expected(spec, case, prepared, mode, dtype, fn, result),
+                          dtype, "output")
     except (AssertionError, ValueError) as error:  # ValueError: a missing or extra output
         record["error"] = f"wrong result, not timed: {_first_line(error)}"
         return record
