@@ -1,12 +1,13 @@
-"""The row operators' forwards at chosen points, timed as `torchlab bench` times them
-(`time_cuda`: the L2 flushed before each repetition, medians, graph replays where the CPU
-is the bound), with the copy bandwidth, into a JSON file: run once per build, a build in
-each checkout (or once per setting of a build switched at run time), to set changes side
-by side (`results/h200/rows/side_by_side/held_short_rows_*.json`, `column_prefetch_*.json`
-and `weights_none_layer_norm_fwd.json` merge such runs).
+"""The row operators' forwards (and softmax's backward kernel) at chosen points, timed as
+`torchlab bench` times them (`time_cuda`: the L2 flushed before each repetition, medians,
+graph replays where the CPU is the bound), with the copy bandwidth, into a JSON file: run
+once per build, a build in each checkout (or once per setting of a build switched at run
+time), to set changes side by side (`results/h200/rows/side_by_side/held_short_rows_*.json`,
+`column_prefetch_*.json` and `weights_none_layer_norm_fwd.json` merge such runs).
 
     python benchmarks/row_forward_points.py {small,small_1024,big,long,mid,softmax,
                                              layer_norm_weights,rms_256_threads,
+                                             warp_rows_small,warp_rows_big,once_32768,
                                              long_two_rounds} OUT.json
 """
 
@@ -21,7 +22,8 @@ from torchlab.bench.timing import time_cuda
 from torchlab.testing import randn
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
-NORMS = ("ln", "rms", "arms")  # layer_norm, rms_norm, add_rms_norm; forward() takes "softmax" too
+# layer_norm, rms_norm, add_rms_norm; forward() takes "softmax" and "softmax_bwd" too
+NORMS = ("ln", "rms", "arms")
 POINT_SETS = {
     "small": [(op, 2048, 1024, d, True) for op in NORMS for d in DTYPES]
              + [(op, 2048, 2048, d, True) for op in ("ln", "rms") for d in DTYPES],
@@ -42,6 +44,15 @@ POINT_SETS = {
     "rms_256_threads": [("rms", rows, cols, "bf16", True)
                         for rows, cols in ((131072, 4096), (65536, 8192), (98304, 5120),
                                            (32768, 16384), (2048, 8192))],
+    # Rows of a warp (four a block), short and long grids.
+    "warp_rows_small": [(op, 2048, 1024, "bf16", True) for op in ("ln", "rms", "arms", "softmax")],
+    "warp_rows_big": [(op, 524288, 1024, "bf16", True) for op in ("ln", "rms", "arms")]
+                     + [(op, 1048576, 512, "fp32", True) for op in ("ln", "rms")]
+                     + [("softmax", 524288, 1024, "bf16", True)],
+    # The operators that reduce once at float32 rows version 5 splits over a cluster of two
+    # (to set version 6 beside it), and at bfloat16 rows of one block, as a control.
+    "once_32768": [(op, 16384, 32768, "fp32", True) for op in ("rms", "arms", "softmax_bwd")]
+                  + [(op, 16384, 32768, "bf16", True) for op in ("softmax_bwd", "rms")],
     # The operators that reduce twice, at the rows version 5 splits over 512-thread blocks.
     "long_two_rounds": [(op, 2**29 // n, n, d, True) for op in ("ln", "softmax")
                         for d in DTYPES for n in (16384, 32768, 65536, 131072, 262144)
@@ -51,8 +62,12 @@ POINT_SETS = {
 
 def forward(op, rows, cols, dtype, weights):
     """The forward of `op` on fresh inputs, and the bytes its rows move (in and out; the
-    weight and bias, read once, are left out)."""
+    weight and bias, read once, are left out). "softmax_bwd": softmax's backward kernel
+    alone (the gradient and y in, the input's gradient out)."""
     x = randn((rows, cols), dtype, "cuda")
+    if op == "softmax_bwd":
+        y, grad = torchlab.softmax(x, -1), randn((rows, cols), dtype, "cuda")
+        return lambda: torch.ops.torchlab.softmax_backward(grad, y, -1), 3 * x.nbytes
     weight = randn((cols,), dtype, "cuda") if weights else None
     bias = randn((cols,), dtype, "cuda") if weights else None
     nbytes = 2 * x.nbytes

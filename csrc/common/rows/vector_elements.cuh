@@ -28,6 +28,13 @@ struct VectorElements {
   // registers. On the H200, side by side, forwards: LayerNorm bfloat16 32768x16384 87.6%
   // of the copy -> 93.8%, 16384x32768 78.6% -> 83.3%, float32 16384x32768 82.7% ->
   // 86.8%; RMSNorm bfloat16 8192x65536 83.7% -> 88.1%.
+  // Plain loads. Read by ld.global.nc (__ldg), which the compiler may issue before the
+  // thread's earlier stores (a plain load may alias them), each chunk's loads went a chunk
+  // earlier, and kernels held to 40 registers spilled (LayerNorm's clusters 16 bytes, its
+  // 4-chunk 512-thread blocks 64 and 72, where none): on the H200, side by side,
+  // LayerNorm's forwards: bfloat16 8192x65536 86.5% of the copy -> 83.1%, 32768x16384
+  // 96.5% -> 63.6%, float32 65536x8192 98.0% -> 64.4%
+  // (benchmarks/results/h200/rows/sass_column_loads_readonly.txt).
   static __device__ __forceinline__ void load_columns(const Tensors<scalar_t>& t, int64_t col,
                                                       V* column_vec) {
 #pragma unroll
