@@ -37,6 +37,8 @@ POINTS = {
 
 
 def torchlab_and_native(op, rows, n, dtype):
+    """torchlab's forward of `op` and the native expression, each a function of x (rows x n),
+    with weights (and add_rms_norm's residual) made here."""
     weight, bias = randn((n,), dtype, "cuda"), randn((n,), dtype, "cuda")
     if op == "layer_norm":
         return (lambda x: torchlab.layer_norm(x, (n,), weight, bias),
@@ -55,16 +57,21 @@ def torchlab_and_native(op, rows, n, dtype):
     return lambda x: torchlab.softmax(x, -1), lambda x: torch.softmax(x, -1)
 
 
-work = []
-for op, rows, n, dtype in POINTS[sys.argv[1] if len(sys.argv) > 1 else "far"]:
-    x = randn((rows, n), dtype, "cuda")
-    mine, native = torchlab_and_native(op, rows, n, dtype)
-    compiled = torch.compile(native, dynamic=False)
-    compiled(x), mine(x)
-    work.append((x, mine, compiled))
-torch.cuda.synchronize()
-torch.cuda.cudart().cudaProfilerStart()
-for x, mine, compiled in work:
-    mine(x), compiled(x)
-torch.cuda.synchronize()
-torch.cuda.cudart().cudaProfilerStop()
+def main(point_set="far"):
+    work = []
+    for op, rows, n, dtype in POINTS[point_set]:
+        x = randn((rows, n), dtype, "cuda")
+        mine, native = torchlab_and_native(op, rows, n, dtype)
+        compiled = torch.compile(native, dynamic=False)
+        compiled(x), mine(x)
+        work.append((x, mine, compiled))
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    for x, mine, compiled in work:
+        mine(x), compiled(x)
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

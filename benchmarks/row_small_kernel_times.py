@@ -14,10 +14,9 @@ import statistics
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-import torchlab
+from ncu_row_forwards import torchlab_and_native
 from torchlab.bench.timing import _capture, _l2_flush_buffer, time_cuda
 from torchlab.testing import randn
 
@@ -29,20 +28,9 @@ REPLAYS = 200
 
 def torchlab_and_compiled(op, dtype):
     x = randn((ROWS, COLS), dtype, "cuda")
-    weight, bias = randn((COLS,), dtype, "cuda"), randn((COLS,), dtype, "cuda")
-    if op == "layer_norm":
-        return (lambda: torchlab.layer_norm(x, (COLS,), weight, bias),
-                torch.compile(lambda: F.layer_norm(x, (COLS,), weight, bias)))
-    if op == "rms_norm":
-        return (lambda: torchlab.rms_norm(x, (COLS,), weight, 1e-6),
-                torch.compile(lambda: F.rms_norm(x, (COLS,), weight, 1e-6)))
-    residual = randn((ROWS, COLS), dtype, "cuda")
-
-    def native():
-        h = x + residual
-        return F.rms_norm(h, (COLS,), weight, 1e-6), h
-
-    return lambda: torchlab.add_rms_norm(x, residual, weight, 1e-6), torch.compile(native)
+    mine, native = torchlab_and_native(op, ROWS, COLS, dtype)
+    compiled = torch.compile(native, dynamic=False)
+    return lambda: mine(x), lambda: compiled(x)
 
 
 def gpu_events(work):
