@@ -19,6 +19,9 @@
 //   kRowInputs, kRowOutputs           [rows] float tensors read (mean, rstd) and written
 //   kColumnSums                       [cols] sums over all rows (grad_weight, grad_bias)
 //   kRounds                           reductions over the row, 0 to 2
+//   kIndependentRounds                whether no round's terms need an earlier round's
+//                                     total (LayerNorm's backward), so that a kernel
+//                                     may reduce them all in one pass over the row
 //   reduction(round)                  Reduce::Sum or Reduce::Max
 //   begin_row(row_in)                 the row's inputs, before round 0
 //   contribution(round, in, col_in)   one element's term of the round's reduction

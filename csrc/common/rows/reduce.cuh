@@ -46,19 +46,20 @@ __device__ __forceinline__ void cluster_barrier_relaxed() {
 // A row spread over kRowThreads threads (threadIdx.x) of a block that holds kRowsPerBlock
 // rows (threadIdx.y), and, with kCluster, over every block of the cluster. Every thread of
 // the block must call reduce() the same number of times (it holds barriers), and, with
-// kCluster, init() once first.
+// kCluster, init() once first. A reduction takes kValues totals at once (kRoundsAPass:
+// independent rounds), each combined as it would be alone, behind the same barriers.
 //
 // Buffers alternate between two halves: a write to one half for reduction n + 2 happens
 // after the barrier of reduction n + 1, which every thread passes only after reading the
 // half for reduction n; so one barrier per reduction (per level) suffices.
 //
-// Across the cluster, each block's thread 0 sends its block's total into slot [rank] of
+// Across the cluster, each block's thread 0 sends its block's totals into slot [rank] of
 // every block's shared memory with st.async, which counts the bytes in on the receiving
 // block's mbarrier; a block waits on its own mbarrier for all of them. No cluster-wide
 // barrier per reduction: barrier.cluster's release would first wait until this thread's
 // earlier stores to global memory (the previous row's output) were acknowledged, an idle
 // microsecond or so per reduction (measured: 55-65% of the copy bandwidth with it).
-template <typename acc_t, int kRowThreads, int kRowsPerBlock, bool kCluster>
+template <typename acc_t, int kRowThreads, int kRowsPerBlock, bool kCluster, int kValues = 1>
 struct RowReducer {
   static constexpr int kWarps = kRowThreads / 32;
   static constexpr int kMaxCluster = 16;
@@ -67,13 +68,14 @@ struct RowReducer {
   // totals of reduction n + 2 before this block has read those of n.
   static_assert(!kCluster || kWarps > 1, "a cluster's blocks take more than one warp");
 
+  using WarpTotals = acc_t[2][kRowsPerBlock][kWarps][kValues];  // [half][row][warp][value]
   struct ClusterSlots {
-    acc_t totals[2][kMaxCluster];  // [half][rank]
-    uint64_t arrived[2];           // mbarriers, one a half
+    acc_t totals[2][kValues][kMaxCluster];  // [half][value][rank]
+    uint64_t arrived[2];                    // mbarriers, one a half
   };
 
-  acc_t (*warp_totals)[kRowsPerBlock][kWarps];  // [2][rows][warps], shared
-  ClusterSlots* cluster_slots;                  // shared; written by the whole cluster
+  acc_t (*warp_totals)[kRowsPerBlock][kWarps][kValues];  // WarpTotals, shared
+  ClusterSlots* cluster_slots;  // shared; written by the whole cluster
   int half = 0;
   unsigned parity = 0;  // bit h: the phase of arrived[h] to wait for next
 
@@ -98,15 +100,25 @@ struct RowReducer {
     }
   }
 
-  __device__ acc_t reduce(acc_t v, Reduce kind) {
-    v = warp_reduce(v, kind);
+  // The row's totals of v (this thread's terms), kind[n] combining v[n], in place.
+  __device__ void reduce(acc_t (&v)[kValues], const Reduce (&kind)[kValues]) {
+#pragma unroll
+    for (int n = 0; n < kValues; ++n) v[n] = warp_reduce(v[n], kind[n]);
     if constexpr (kWarps > 1) {
       const int warp = threadIdx.x / 32;
-      if (threadIdx.x % 32 == 0) warp_totals[half][threadIdx.y][warp] = v;
-      __syncthreads();
-      v = warp_totals[half][threadIdx.y][0];
+      if (threadIdx.x % 32 == 0) {
 #pragma unroll
-      for (int w = 1; w < kWarps; ++w) v = combine(kind, v, warp_totals[half][threadIdx.y][w]);
+        for (int n = 0; n < kValues; ++n) warp_totals[half][threadIdx.y][warp][n] = v[n];
+      }
+      __syncthreads();
+#pragma unroll
+      for (int n = 0; n < kValues; ++n) {
+        v[n] = warp_totals[half][threadIdx.y][0][n];
+#pragma unroll
+        for (int w = 1; w < kWarps; ++w) {
+          v[n] = combine(kind[n], v[n], warp_totals[half][threadIdx.y][w][n]);
+        }
+      }
     }
     if constexpr (kCluster) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -118,15 +130,17 @@ struct RowReducer {
           static_cast<uint32_t>(__cvta_generic_to_shared(&cluster_slots->arrived[half]));
       if (threadIdx.x == 0) {
         asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(arrived),
-                     "r"(unsigned(size * sizeof(acc_t)))
+                     "r"(unsigned(size * kValues * sizeof(acc_t)))
                      : "memory");
-        const acc_t* slot = &cluster_slots->totals[half][cluster.block_rank()];
-        for (unsigned rank = 0; rank < size; ++rank) {
-          asm volatile(
-              "st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];\n" ::"r"(
-                  cluster_address(slot, rank)),
-              "r"(__float_as_uint(v)), "r"(cluster_address(&cluster_slots->arrived[half], rank))
-              : "memory");
+        for (int n = 0; n < kValues; ++n) {
+          const acc_t* slot = &cluster_slots->totals[half][n][cluster.block_rank()];
+          for (unsigned rank = 0; rank < size; ++rank) {
+            asm volatile(
+                "st.async.shared::cluster.mbarrier::complete_tx::bytes.b32 [%0], %1, [%2];\n"
+                ::"r"(cluster_address(slot, rank)), "r"(__float_as_uint(v[n])),
+                "r"(cluster_address(&cluster_slots->arrived[half], rank))
+                : "memory");
+          }
         }
       }
       const unsigned phase = (parity >> half) & 1;
@@ -140,14 +154,15 @@ struct RowReducer {
             : "memory");
       } while (!done);
       parity ^= 1u << half;
-      v = cluster_slots->totals[half][0];
-      for (unsigned rank = 1; rank < size; ++rank) {
-        v = combine(kind, v, cluster_slots->totals[half][rank]);
+      for (int n = 0; n < kValues; ++n) {
+        v[n] = cluster_slots->totals[half][n][0];
+        for (unsigned rank = 1; rank < size; ++rank) {
+          v[n] = combine(kind[n], v[n], cluster_slots->totals[half][n][rank]);
+        }
       }
 #endif
     }
     half ^= 1;
-    return v;
   }
 };
 

@@ -51,6 +51,7 @@ struct ThreadChunks {
   using acc_t = typename Op::acc_t;
   using Elements = VectorElements<Op, W>;
   using V = typename Elements::V;
+  using Totals = PassTotals<Op, kRoundsAPass<Op, kCluster>>;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
   static constexpr bool kAhead =
@@ -114,18 +115,18 @@ struct ThreadChunks {
     if constexpr (kAheadWithRow) load_ahead();
 
 #pragma unroll
-    for (int round = 0; round < Op::kRounds; ++round) {
-      const Reduce kind = Op::reduction(round);
-      acc_t local = identity<acc_t>(kind);
+    for (int pass = 0; pass < Totals::kPasses; ++pass) {
+      Totals totals(pass);
 #pragma unroll
       for (int k = 0; k < kChunks; ++k) {
         if (!valid[k]) continue;
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
         load(t, k, chunk, in_vec, column_vec, kAheadWithRow ? ahead[k] : nullptr);
-        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
+        Elements::reduce(row_op, totals, in_vec, column_vec);
       }
-      row_op.end_round(round, reducer.reduce(local, kind));
+      reducer.reduce(totals.total, totals.kind);
+      totals.end(row_op);
     }
 
     if constexpr (kAhead && !kAheadWithRow) load_ahead();

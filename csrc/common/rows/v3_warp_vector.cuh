@@ -4,9 +4,9 @@
 // size, where the row length and the pointers allow; else W = 1), a quarter or an eighth of
 // the load instructions; the block reduces with warp shuffles and a single barrier
 // (RowReducer) instead of a shared-memory tree with eight. The loops are unrolled so that
-// several loads are in flight per thread. It still reads the row once per reduction and
-// once more to write, which the L2 absorbs only while the rows being worked on fit in it:
-// softmax and LayerNorm (two reductions) read three times what they write.
+// several loads are in flight per thread. It still reads the row once per reduction pass
+// and once more to write, which the L2 absorbs only while the rows being worked on fit in
+// it: softmax and LayerNorm's forward (two reductions) read three times what they write.
 // Should run near the copy bandwidth for RMSNorm at moderate row lengths, and is the
 // version that takes any row length, any alignment: the fallback of versions 4 and 5.
 //
@@ -27,8 +27,10 @@ __global__ void __launch_bounds__(kV3Threads)
   using acc_t = typename Op::acc_t;
   using Elements = VectorElements<Op, W>;
   using V = typename Elements::V;
-  __shared__ acc_t warp_totals[2][1][kV3Threads / 32];
-  RowReducer<acc_t, kV3Threads, 1, false> reducer{warp_totals, nullptr};
+  using Totals = PassTotals<Op, kRoundsAPass<Op, false>>;
+  using Reducer = RowReducer<acc_t, kV3Threads, 1, false, Totals::kRounds>;
+  __shared__ typename Reducer::WarpTotals warp_totals;
+  Reducer reducer{warp_totals, nullptr};
   constexpr int64_t kStep = int64_t(kV3Threads) * W;
   const int64_t first_col = int64_t(threadIdx.x) * W;
 
@@ -37,18 +39,18 @@ __global__ void __launch_bounds__(kV3Threads)
     begin_row(row_op, t, row);
     const RowPointers<Op> p(t, row);
 #pragma unroll
-    for (int round = 0; round < Op::kRounds; ++round) {
-      const Reduce kind = Op::reduction(round);
-      acc_t local = identity<acc_t>(kind);
+    for (int pass = 0; pass < Totals::kPasses; ++pass) {
+      Totals totals(pass);
 #pragma unroll 4
       for (int64_t c = first_col; c < t.cols; c += kStep) {
         V in_vec[kMaxInputs];
         V column_vec[kMaxColumnInputs];
         for (int i = 0; i < Op::kInputs; ++i) in_vec[i] = load_vec<W>(p.in[i] + c);
         Elements::load_columns(t, c, column_vec);
-        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
+        Elements::reduce(row_op, totals, in_vec, column_vec);
       }
-      row_op.end_round(round, reducer.reduce(local, kind));
+      reducer.reduce(totals.total, totals.kind);
+      totals.end(row_op);
     }
     acc_t* partial = t.column_partial + int64_t(blockIdx.x) * Op::kColumnSums * t.cols;
 #pragma unroll 2

@@ -33,8 +33,9 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
   using V = Vec<typename Op::scalar_t, W>;
-  __shared__ acc_t warp_totals[2][kRowsPerBlock][kRowThreads / 32];
-  using Reducer = RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster>;
+  using Reducer = RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster,
+                              kRoundsAPass<Op, kCluster>>;
+  __shared__ typename Reducer::WarpTotals warp_totals;
   __shared__ typename Reducer::ClusterSlots cluster_slots;
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();

@@ -110,8 +110,9 @@ __global__ void __launch_bounds__(kStreamThreads, kStreamMinBlocks<Op>)
   using acc_t = typename Op::acc_t;
   using Elements = VectorElements<Op, W>;
   using V = typename Elements::V;
-  __shared__ acc_t warp_totals[2][1][kStreamThreads / 32];
-  using Reducer = RowReducer<acc_t, kStreamThreads, 1, kCluster>;
+  using Totals = PassTotals<Op, kRoundsAPass<Op, kCluster>>;
+  using Reducer = RowReducer<acc_t, kStreamThreads, 1, kCluster, Totals::kRounds>;
+  __shared__ typename Reducer::WarpTotals warp_totals;
   __shared__ typename Reducer::ClusterSlots cluster_slots;
   Reducer reducer{warp_totals, &cluster_slots};
   reducer.init();
@@ -179,15 +180,15 @@ __global__ void __launch_bounds__(kStreamThreads, kStreamMinBlocks<Op>)
     begin_row(row_op, t, row);
     const RowPointers<Op> p(t, row);
 #pragma unroll
-    for (int round = 0; round < Op::kRounds; ++round) {
-      const Reduce kind = Op::reduction(round);
-      acc_t local = identity<acc_t>(kind);
+    for (int pass = 0; pass < Totals::kPasses; ++pass) {
+      Totals totals(pass);
       stream(p, keep, [&](int m, int64_t, const V* in_vec) {
         V column_vec[kMaxColumnInputs];
         load_columns(m, column_vec);
-        local = Elements::reduce(row_op, round, local, in_vec, column_vec);
+        Elements::reduce(row_op, totals, in_vec, column_vec);
       });
-      row_op.end_round(round, reducer.reduce(local, kind));
+      reducer.reduce(totals.total, totals.kind);
+      totals.end(row_op);
     }
     stream(p, drop, [&](int m, int64_t c, const V* in_vec) {
       V column_vec[kMaxColumnInputs];

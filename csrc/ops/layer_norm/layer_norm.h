@@ -26,6 +26,7 @@ struct Forward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 1, kOutputs = 1, kColumnInputs = 2, kRowInputs = 0,
                        kRowOutputs = 2, kColumnSums = 0, kRounds = 2;
+  static constexpr bool kIndependentRounds = false;  // the variance needs the mean
   acc_t eps;
   acc_t inv_cols;
   acc_t mean = 0;
@@ -64,6 +65,7 @@ struct Backward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 2, kOutputs = 1, kColumnInputs = 1, kRowInputs = 2,
                        kRowOutputs = 0, kColumnSums = 2, kRounds = 2;
+  static constexpr bool kIndependentRounds = true;  // a and b need only mean and rstd
   acc_t inv_cols;
   acc_t mean = 0;
   acc_t rstd = 0;

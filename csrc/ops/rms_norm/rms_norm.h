@@ -32,6 +32,7 @@ struct Forward {
   static constexpr int kInputs = kAddResidual ? 2 : 1, kOutputs = kAddResidual ? 2 : 1,
                        kColumnInputs = 1, kRowInputs = 0, kRowOutputs = 1, kColumnSums = 0,
                        kRounds = 1;
+  static constexpr bool kIndependentRounds = false;
   acc_t eps;
   acc_t inv_cols;
   acc_t rstd = 0;
@@ -63,6 +64,7 @@ struct Backward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = kAddResidualGrad ? 3 : 2, kOutputs = 1, kColumnInputs = 1,
                        kRowInputs = 1, kRowOutputs = 0, kColumnSums = 1, kRounds = 1;
+  static constexpr bool kIndependentRounds = false;
   acc_t inv_cols;
   acc_t rstd = 0;
   acc_t x_scale = 0;  // r^3 b / N

@@ -62,6 +62,7 @@ struct Forward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 1, kOutputs = 1, kColumnInputs = 0, kRowInputs = 0,
                        kRowOutputs = 0, kColumnSums = 0, kRounds = 2;
+  static constexpr bool kIndependentRounds = false;  // the sum needs the max
   ShiftedExp<acc_t> exp_minus_max;  // e^(x - max)
   acc_t scale = 0;  // softmax: 1 / sum; log_softmax: log sum
 
@@ -93,6 +94,7 @@ struct Backward {
   using acc_t = at::opmath_type<scalar_t>;
   static constexpr int kInputs = 2, kOutputs = 1, kColumnInputs = 0, kRowInputs = 0,
                        kRowOutputs = 0, kColumnSums = 0, kRounds = 1;
+  static constexpr bool kIndependentRounds = false;
   acc_t sum = 0;  // softmax: sum g y; log_softmax: sum g
 
   static C10_HOST_DEVICE Reduce reduction(int) { return Reduce::Sum; }
