@@ -427,7 +427,7 @@ class Launcher {
             bool kCluster>
   static constexpr int kFittedSharedBytes =
       kStaged ? kStagedSharedBytes<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks,
-                                   kStages<kCluster>>
+                                   kStages<kCluster>, kCluster>
               : 0;
 
   // Hopper's shared memory a multiprocessor.

@@ -23,6 +23,10 @@
 // kColumnsWithRowInOneWave).
 // kWholeChunks: every chunk lies in the row (the launch's kWholeChunks), so none is checked
 // against the row's end.
+// kSharedColumns: the column inputs' chunks loaded once, at construction, as kHoldColumns,
+// but held in shared memory (column_slots: this thread's slot for input 0, chunk 0, then one
+// every slot_stride vectors, [column input][chunk]), for blocks whose registers are full
+// (version 5's kSharedColumns).
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -45,7 +49,8 @@ constexpr bool kHoldShortRowColumns =
     Op::kColumnSums == 0 && kRowThreads <= 64 && sizeof(typename Op::scalar_t) == 4;
 
 template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
-          bool kColumnsAhead = false, bool kColumnsWithRow = false, bool kWholeChunks = false>
+          bool kColumnsAhead = false, bool kColumnsWithRow = false, bool kWholeChunks = false,
+          bool kSharedColumns = false>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
@@ -54,8 +59,9 @@ struct ThreadChunks {
   using Totals = PassTotals<Op, kRoundsAPass<Op, kCluster>>;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
+  static constexpr bool kShared = kSharedColumns && !kHeld && Op::kColumnInputs > 0;
   static constexpr bool kAhead =
-      (kColumnsAhead || kColumnsWithRow) && !kHeld && Op::kColumnInputs > 0;
+      (kColumnsAhead || kColumnsWithRow) && !kHeld && !kShared && Op::kColumnInputs > 0;
   static constexpr bool kAheadWithRow = kAhead && kColumnsWithRow;
   // Whole 16-byte stores (store_vec_whole) in cluster kernels, where nvcc split the plain
   // ones into narrower stores; in blocks of more than 4 chunks a thread, where they
@@ -70,9 +76,13 @@ struct ThreadChunks {
   int64_t chunk_stride;
   acc_t column_sums[kSums][kChunks][W];
   V held_columns[kHeld ? kChunks : 1][kMaxColumnInputs];
+  V* column_slots;
+  int slot_stride;
 
-  __device__ ThreadChunks(const Tensors<scalar_t>& t, int64_t first_col, int64_t chunk_stride)
-      : first_col(first_col), chunk_stride(chunk_stride) {
+  __device__ ThreadChunks(const Tensors<scalar_t>& t, int64_t first_col, int64_t chunk_stride,
+                          V* column_slots = nullptr, int slot_stride = 0)
+      : first_col(first_col), chunk_stride(chunk_stride), column_slots(column_slots),
+        slot_stride(slot_stride) {
 #pragma unroll
     for (int i = 0; i < kSums; ++i)
 #pragma unroll
@@ -85,9 +95,23 @@ struct ThreadChunks {
         if (col(k) < t.cols) Elements::load_columns(t, col(k), held_columns[k]);
       }
     }
+    if constexpr (kShared) {
+#pragma unroll
+      for (int k = 0; k < kChunks; ++k) {
+        if (col(k) >= t.cols) continue;
+        V column_vec[kMaxColumnInputs];
+        Elements::load_columns(t, col(k), column_vec);
+#pragma unroll
+        for (int i = 0; i < Op::kColumnInputs; ++i) *column_slot(i, k) = column_vec[i];
+      }
+    }
   }
 
   __device__ int64_t col(int k) const { return first_col + k * chunk_stride; }
+
+  __device__ V* column_slot(int i, int k) const {
+    return column_slots + (i * kChunks + k) * slot_stride;
+  }
 
   // Whether chunk k lies in the row (always, with kWholeChunks).
   __device__ bool in_row(const Tensors<scalar_t>& t, int k) const {
@@ -179,8 +203,8 @@ struct ThreadChunks {
 
  private:
   // Input i's chunk k into in_vec[i]; the column inputs' chunk k into column_vec, from
-  // held_columns (filled at construction), from `loaded` (the ones loaded ahead, filled
-  // here: VectorElements::load_present_columns) or from memory.
+  // held_columns or column_slots (filled at construction), from `loaded` (the ones loaded
+  // ahead, filled here: VectorElements::load_present_columns) or from memory.
   template <typename Chunk>
   __device__ void load(const Tensors<scalar_t>& t, int k, Chunk& chunk, V* in_vec,
                        V* column_vec, const V* loaded = nullptr) const {
@@ -189,6 +213,9 @@ struct ThreadChunks {
     if constexpr (kHeld) {
 #pragma unroll
       for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = held_columns[k][i];
+    } else if constexpr (kShared) {
+#pragma unroll
+      for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = *column_slot(i, k);
     } else if (loaded != nullptr) {
 #pragma unroll
       for (int i = 0; i < Op::kColumnInputs; ++i) column_vec[i] = loaded[i];

@@ -47,11 +47,26 @@ __device__ __forceinline__ void wait_copies() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
+// Cluster blocks with column sums (the norms' backwards at rows longer than a block holds,
+// which loop over the rows, a block a multiprocessor) hold the column inputs' chunks in
+// shared memory after the stages (ThreadChunks' kSharedColumns), where each pass read them
+// from the L2. On the H200, side by side, backwards: LayerNorm bfloat16 8192x65536 66.0% of
+// the copy -> 74.5%, 16384x32768 73.8% -> 82.1%, float32 8192x65536 71.1% -> 83.0%,
+// 32768x16384 83.1% -> 92.4%; RMSNorm bfloat16 8192x65536 81.9% -> 99.4%, float32 86.7% ->
+// 99.9%; add_rms_norm bfloat16 8192x65536 85.5% -> 97.1%, 16384x32768 87.3% -> 96.1%.
+// A third stage with them (224 KB blocks) was slower for LayerNorm (bfloat16 8192x65536
+// 73.6%) and faster for add_rms_norm (16384x32768 100.2%); without them, slower for all
+// (LayerNorm bfloat16 8192x65536 55.5%): the stages then take the L1 that held the weight.
+template <typename Op, bool kCluster>
+constexpr bool kSharedColumns = Op::kColumnSums > 0 && Op::kColumnInputs > 0 && kCluster;
+
 // Bytes of dynamic shared memory a block of the staged kernel takes: kStages stages of
-// every input's chunks.
-template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages>
-constexpr int kStagedSharedBytes = kStages * Op::kInputs * kChunks * kRowsPerBlock *
-                                   kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
+// every input's chunks, then the column inputs' chunks where it holds them.
+template <typename Op, int W, int kRowThreads, int kRowsPerBlock, int kChunks, int kStages,
+          bool kCluster>
+constexpr int kStagedSharedBytes =
+    (kStages * Op::kInputs + (kSharedColumns<Op, kCluster> ? Op::kColumnInputs : 0)) *
+    kChunks * kRowsPerBlock * kRowThreads * int(sizeof(Vec<typename Op::scalar_t, W>));
 
 // kMinBlocks: blocks a multiprocessor must hold at once, which caps the registers a thread
 // (0: no cap). kColumnsAhead: as ThreadChunks'. kWholeChunks: as the launch's.
@@ -78,13 +93,19 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock, kMinBlocks)
   reducer.init();
   const SlotGroup group = slot_group<kCluster>();
   constexpr bool kHoldColumns = kHoldShortRowColumns<Op, kRowThreads>;
-  using Chunks =
-      ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, kColumnsAhead, false, kWholeChunks>;
-  Chunks chunks(t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
-                int64_t(kRowThreads) * W);
-
-  // This thread's slot for input i, chunk k, in a stage: [stage][input][chunk][y][x].
+  using Chunks = ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, kColumnsAhead, false,
+                              kWholeChunks, kSharedColumns<Op, kCluster>>;
+  // This thread's slot for input i, chunk k, in a stage: [stage][input][chunk][y][x]; its
+  // column inputs' slots after the stages, [column input][chunk][y][x].
   V* const slots = reinterpret_cast<V*>(staged_shared);
+  constexpr int kSlotStride = kRowsPerBlock * kRowThreads;
+  V* const column_slots = kSharedColumns<Op, kCluster>
+                              ? slots + kStages * Op::kInputs * kChunks * kSlotStride +
+                                    threadIdx.y * kRowThreads + threadIdx.x
+                              : nullptr;
+  Chunks chunks(t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
+                int64_t(kRowThreads) * W, column_slots, kSlotStride);
+
   const auto slot = [&](int stage, int i, int k) -> V* {
     return slots + (((stage * Op::kInputs + i) * kChunks + k) * kRowsPerBlock + threadIdx.y) *
                        kRowThreads + threadIdx.x;
