@@ -233,7 +233,8 @@ class Launcher {
 
   // Version 5 splits a row over as few blocks as it can: one of kStagedChunks vectors of
   // each input a thread (two stages of them, 64 KB of shared memory; one stage in the
-  // whole grid, 32 KB), else blocks of kLongChunks (128 KB, or 64 KB), one or a cluster of
+  // whole grid, 32 KB), else blocks of kLongChunks (128 KB, or 64 KB; the backwards'
+  // clusters hold their weight too, v5_staged.cuh's kSharedColumns), one or a cluster of
   // them. Measured on the H100, bfloat16 rows, two stages: 16384 elements at 89% of the
   // copy in one 64 KB block against 65% in one of 128 KB (too few warps left to compute);
   // 32768 at 91% in one 128 KB block against 76% in a cluster of two 64 KB blocks
@@ -383,7 +384,9 @@ class Launcher {
   // 32768 bfloat16 elements), and the other blocks keep memory busy through each one's
   // reductions. Three stages (192 KB blocks) were measured slower for the norms on the
   // H100 (RMSNorm bfloat16 rows of 65536: 79% of the copy against 86%): the shared memory
-  // they take is the L1's, which then no longer holds the weight between rows.
+  // they take is the L1's, which then no longer holds the weight between rows (the
+  // backwards' clusters now hold it in shared memory: v5_staged.cuh's kSharedColumns says
+  // what a third stage did there).
   template <bool kCluster>
   static constexpr int kStages = kWholeGrid<kCluster> ? 1 : 2;
 
@@ -478,6 +481,7 @@ class Launcher {
     if constexpr (kStaged) {
       constexpr int kShared =
           kFittedSharedBytes<W, true, kRowThreads, kRowsPerBlock, kBlockChunks, kCluster>;
+      static_assert(kShared <= 227 * 1024, "more shared memory than a Hopper block takes");
       return staged_kernel<Op, W, kRowThreads, kRowsPerBlock, kBlockChunks, kStages<kCluster>,
                            kCluster, kStagedMinBlocks<kRowThreads, kBlockChunks, kCluster>,
                            kColumnsAhead<kShared>, kWholeChunks>;

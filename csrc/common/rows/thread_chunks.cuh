@@ -23,10 +23,11 @@
 // kColumnsWithRowInOneWave).
 // kWholeChunks: every chunk lies in the row (the launch's kWholeChunks), so none is checked
 // against the row's end.
-// kSharedColumns: the column inputs' chunks loaded once, at construction, as kHoldColumns,
-// but held in shared memory (column_slots: this thread's slot for input 0, chunk 0, then one
-// every slot_stride vectors, [column input][chunk]), for blocks whose registers are full
-// (version 5's kSharedColumns).
+// kColumnsInShared: the column inputs' chunks loaded once, at construction, as
+// kHoldColumns, but held in shared memory (column_slots: this thread's slot for input 0,
+// chunk 0, then one every slot_stride vectors, [column input][chunk]), for blocks whose
+// registers are full (version 5's kSharedColumns). Each thread reads back only the slots it
+// wrote: no barrier.
 #pragma once
 
 #include "common/rows/reduce.cuh"
@@ -50,7 +51,7 @@ constexpr bool kHoldShortRowColumns =
 
 template <typename Op, int W, int kChunks, bool kCluster, bool kHoldColumns = false,
           bool kColumnsAhead = false, bool kColumnsWithRow = false, bool kWholeChunks = false,
-          bool kSharedColumns = false>
+          bool kColumnsInShared = false>
 struct ThreadChunks {
   using scalar_t = typename Op::scalar_t;
   using acc_t = typename Op::acc_t;
@@ -59,7 +60,7 @@ struct ThreadChunks {
   using Totals = PassTotals<Op, kRoundsAPass<Op, kCluster>>;
   static constexpr int kSums = Op::kColumnSums > 0 ? Op::kColumnSums : 1;
   static constexpr bool kHeld = kHoldColumns && Op::kColumnInputs > 0;
-  static constexpr bool kShared = kSharedColumns && !kHeld && Op::kColumnInputs > 0;
+  static constexpr bool kShared = kColumnsInShared && !kHeld && Op::kColumnInputs > 0;
   static constexpr bool kAhead =
       (kColumnsAhead || kColumnsWithRow) && !kHeld && !kShared && Op::kColumnInputs > 0;
   static constexpr bool kAheadWithRow = kAhead && kColumnsWithRow;

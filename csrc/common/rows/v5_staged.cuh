@@ -13,8 +13,9 @@
 // per block, through barriers and all. The row is read from shared memory in each pass
 // (each thread only what it copied itself, so no barrier is needed for the data), and few
 // registers are held, whatever the row length. A row takes as few blocks as hold it (64
-// KB or 128 KB of shared memory each, half that with one stage), split over a cluster of
-// up to 16 when one does not.
+// KB or 128 KB of shared memory each, half that with one stage; the backwards' cluster
+// blocks hold their weight too, kSharedColumns), split over a cluster of up to 16 when one
+// does not.
 // The launch (launch.cuh) runs version 4's configurations where they are as fast: rows
 // of one input and no column input up to 256 threads, of two inputs or a column input
 // up to 128; operators of two column inputs (LayerNorm's forward) are staged at every
@@ -49,14 +50,16 @@ __device__ __forceinline__ void wait_copies() {
 
 // Cluster blocks with column sums (the norms' backwards at rows longer than a block holds,
 // which loop over the rows, a block a multiprocessor) hold the column inputs' chunks in
-// shared memory after the stages (ThreadChunks' kSharedColumns), where each pass read them
-// from the L2. On the H200, side by side, backwards: LayerNorm bfloat16 8192x65536 66.0% of
-// the copy -> 74.5%, 16384x32768 73.8% -> 82.1%, float32 8192x65536 71.1% -> 83.0%,
-// 32768x16384 83.1% -> 92.4%; RMSNorm bfloat16 8192x65536 81.9% -> 99.4%, float32 86.7% ->
-// 99.9%; add_rms_norm bfloat16 8192x65536 85.5% -> 97.1%, 16384x32768 87.3% -> 96.1%.
-// A third stage with them (224 KB blocks) was slower for LayerNorm (bfloat16 8192x65536
-// 73.6%) and faster for add_rms_norm (16384x32768 100.2%); without them, slower for all
-// (LayerNorm bfloat16 8192x65536 55.5%): the stages then take the L1 that held the weight.
+// shared memory after the stages (ThreadChunks' kColumnsInShared), where each pass loaded
+// them again (from the L1 or the L2). On the H200, side by side, backwards: LayerNorm
+// bfloat16 8192x65536 66.0% of the copy -> 74.5%, 16384x32768 73.8% -> 82.1%, float32
+// 8192x65536 71.1% -> 83.0%, 32768x16384 83.1% -> 92.4%; RMSNorm bfloat16 8192x65536 81.9%
+// -> 99.4%, float32 86.7% -> 99.9%; add_rms_norm bfloat16 8192x65536 85.5% -> 97.1%,
+// 16384x32768 87.3% -> 96.1%. A third stage with them (224 KB blocks; add_rms_norm's 160
+// KB) was slower for LayerNorm (bfloat16 8192x65536 73.6%), faster for RMSNorm and
+// add_rms_norm (bfloat16 16384x32768 96.7% and 100.2%); a third stage without them, timed
+// for LayerNorm, was slower (bfloat16 8192x65536 55.5%): it leaves the L1 too little room
+// for the weight. Not timed: the single blocks that loop over the rows (a row a block).
 template <typename Op, bool kCluster>
 constexpr bool kSharedColumns = Op::kColumnSums > 0 && Op::kColumnInputs > 0 && kCluster;
 

@@ -1,6 +1,6 @@
 // What versions 3 to 6 do with one 16-byte vector of each input at a column: read the
 // column inputs' vectors there (weight, bias), then run the operator on each of the W
-// elements, for a round's reduction or for the outputs.
+// elements, for a pass's reductions or for the outputs.
 #pragma once
 
 #include <c10/util/BFloat16.h>
@@ -15,13 +15,14 @@ namespace torchlab::rows {
 
 // Rounds a kernel reduces in one pass over the row: all of them where they are independent
 // (Op::kIndependentRounds: LayerNorm's backward), one otherwise. The pass ends in one
-// reduction of that many totals, each combined in the order it would be alone: one pass
-// and one barrier where there were two. On the H200, side by side, LayerNorm's backward:
-// bfloat16 524288x1024 81.1% of the copy -> 96.1%, 262144x2048 92.4% -> 94.4%, 131072x4096
-// 88.4% -> 93.0%; float32 524288x1024 94.0% -> 96.7%, 262144x2048 93.4% -> 96.7%; rows
-// of 8192 and 16384 about even. Not across a cluster (kCluster), where it ran slower:
-// bfloat16 8192x65536 66.4% -> 62.5%, float32 16384x32768 77.2% -> 72.7%, 8192x65536
-// 71.1% -> 66.7%.
+// reduction of that many totals, each combined in the order it would be alone (float32's
+// may still differ in the last bits: nvcc no longer fuses LayerNorm's g w into its sum, as
+// both rounds now share it): one pass and one barrier where there were two. On the H200,
+// side by side, LayerNorm's backward: bfloat16 524288x1024 81.1% of the copy -> 96.1%,
+// 262144x2048 92.4% -> 94.4%, 131072x4096 88.4% -> 93.0%; float32 524288x1024 94.0% ->
+// 96.6%, 262144x2048 93.4% -> 96.7%; rows of 8192 and 16384 about even. Not across a
+// cluster (kCluster), where it ran slower: bfloat16 8192x65536 66.4% -> 62.5%, float32
+// 16384x32768 77.2% -> 72.7%, 8192x65536 71.1% -> 66.7%.
 template <typename Op, bool kCluster>
 constexpr int kRoundsAPass =
     Op::kIndependentRounds && !kCluster && Op::kRounds > 0 ? Op::kRounds : 1;
