@@ -58,8 +58,8 @@ __device__ __forceinline__ void wait_copies() {
 // 16384x32768 87.3% -> 96.1%. A third stage with them (224 KB blocks; add_rms_norm's 160
 // KB) was slower for LayerNorm (bfloat16 8192x65536 73.6%), faster for RMSNorm and
 // add_rms_norm (bfloat16 16384x32768 96.7% and 100.2%); a third stage without them, timed
-// for LayerNorm, was slower (bfloat16 8192x65536 55.5%): it leaves the L1 too little room
-// for the weight. Not timed: the single blocks that loop over the rows (a row a block).
+// for LayerNorm, was slower (bfloat16 8192x65536 55.5%), presumably as it leaves the L1 too
+// little room for the weight. Not timed: the single blocks that loop over the rows.
 template <typename Op, bool kCluster>
 constexpr bool kSharedColumns = Op::kColumnSums > 0 && Op::kColumnInputs > 0 && kCluster;
 
