@@ -33,18 +33,18 @@ __global__ void __launch_bounds__(kRowThreads* kRowsPerBlock)
   require_cluster_support<kCluster>();
   using acc_t = typename Op::acc_t;
   using V = Vec<typename Op::scalar_t, W>;
-  using Reducer = RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster,
-                              kRoundsAPass<Op, kCluster>>;
-  __shared__ typename Reducer::WarpTotals warp_totals;
-  __shared__ typename Reducer::ClusterSlots cluster_slots;
-  Reducer reducer{warp_totals, &cluster_slots};
-  reducer.init();
-  const SlotGroup group = slot_group<kCluster>();
   // Blocks with column sums loop over many rows: the weight is held across them (and, in
   // short float32 rows, with the row: kHoldShortRowColumns).
   constexpr bool kHoldColumns = Op::kColumnSums > 0 || kHoldShortRowColumns<Op, kRowThreads>;
   using Chunks =
       ThreadChunks<Op, W, kChunks, kCluster, kHoldColumns, false, kColumnsWithRow, kWholeChunks>;
+  using Reducer =
+      RowReducer<acc_t, kRowThreads, kRowsPerBlock, kCluster, Chunks::Totals::kRounds>;
+  __shared__ typename Reducer::WarpTotals warp_totals;
+  __shared__ typename Reducer::ClusterSlots cluster_slots;
+  Reducer reducer{warp_totals, &cluster_slots};
+  reducer.init();
+  const SlotGroup group = slot_group<kCluster>();
   Chunks chunks(t, (int64_t(group.rank) * kChunks * kRowThreads + threadIdx.x) * W,
                 int64_t(kRowThreads) * W);
 
